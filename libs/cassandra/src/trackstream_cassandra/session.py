@@ -1,0 +1,101 @@
+"""A Cassandra session with prepared statements, awaited from asyncio.
+
+The driver runs its own I/O thread (libev); :meth:`CassandraStore.execute` turns its
+``ResponseFuture`` into an awaitable, so service code stays on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Cluster, ResponseFuture, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import PreparedStatement
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CassandraSettings(BaseSettings):
+    """Connection settings from ``CASSANDRA_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CASSANDRA_", extra="ignore")
+
+    hosts: str = "127.0.0.1"
+    port: int = 9042
+    keyspace: str = "trackstream"
+    local_dc: str = "datacenter1"
+    #: keyspace replication when migrations create it
+    replication_factor: int = 1
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 10.0
+
+    @property
+    def host_list(self) -> list[str]:
+        return [h.strip() for h in self.hosts.split(",") if h.strip()]
+
+
+def connect(settings: CassandraSettings, *, keyspace: str | None = None) -> Session:
+    cluster = Cluster(
+        settings.host_list,
+        port=settings.port,
+        protocol_version=5,
+        connect_timeout=settings.connect_timeout_s,
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),
+    )
+    session = cluster.connect(keyspace)
+    session.default_timeout = settings.request_timeout_s
+    session.default_consistency_level = ConsistencyLevel.LOCAL_QUORUM
+    return session
+
+
+class CassandraStore:
+    """A session plus a cache of prepared statements, used from asyncio."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._prepared: dict[str, PreparedStatement] = {}
+
+    def prepared(self, cql: str) -> PreparedStatement:
+        statement = self._prepared.get(cql)
+        if statement is None:
+            statement = self._prepared[cql] = self.session.prepare(cql)
+        return statement
+
+    async def execute(self, cql: str, params: Sequence[Any] | None = None) -> list[Any]:
+        """Run a prepared statement and return all its rows."""
+        future = self.session.execute_async(self.prepared(cql), params)
+        return await _rows(future)
+
+    def close(self) -> None:
+        self.session.cluster.shutdown()
+
+
+async def _rows(future: ResponseFuture) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[Any]] = loop.create_future()
+    rows: list[Any] = []
+
+    def on_page(page: list[Any]) -> None:
+        rows.extend(page)
+        if future.has_more_pages:
+            future.start_fetching_next_page()
+        else:
+            loop.call_soon_threadsafe(_resolve, done, rows)
+
+    def on_error(err: BaseException) -> None:
+        loop.call_soon_threadsafe(_fail, done, err)
+
+    future.add_callbacks(on_page, on_error)
+    return await done
+
+
+def _resolve(done: asyncio.Future[list[Any]], rows: list[Any]) -> None:
+    if not done.done():
+        done.set_result(rows)
+
+
+def _fail(done: asyncio.Future[list[Any]], err: BaseException) -> None:
+    if not done.done():
+        done.set_exception(err)

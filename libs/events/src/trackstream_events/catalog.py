@@ -1,0 +1,226 @@
+"""The one declared catalog of Kafka topics and S3 buckets.
+
+Provisioning creates exactly these (``deploy/local/provision.py``, the Helm provisioning job),
+services import their names from here, and ``docs/architecture.md`` shows them as a table that a
+test keeps equal to this file. Each entry says how its personal data is erased (docs/privacy).
+
+Erasure classes (docs/architecture.md, "Erasure plan"):
+
+* ``A``: compacted and keyed by the subject; erased by a tombstone for the key.
+* ``B``: delete policy with short retention; erased by expiry (bound: retention + segment roll),
+  while the long-term copy lives in a store the privacy service erases directly.
+* ``C``: internal (dead letters); follows the class of the topic it serves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+TOPIC_NAME = re.compile(r"^[a-z][a-z0-9]*\.[a-z][a-z0-9-]*\.v[0-9]+(\.dlq)?$")
+
+
+class CleanupPolicy(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+class PersonalData(StrEnum):
+    """The most sensitive kind of personal data a record may hold (proto option, per field)."""
+
+    NONE = "none"
+    PSEUDONYMOUS = "pseudonymous"
+    BEHAVIOURAL = "behavioural"
+    LOCATION = "location"
+    IDENTIFYING = "identifying"
+
+
+class ErasureClass(StrEnum):
+    TOMBSTONE = "A"
+    RETENTION = "B"
+    INTERNAL = "C"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    owner: str
+    key: str
+    value_types: tuple[str, ...]
+    partitions: int
+    cleanup_policy: CleanupPolicy
+    retention_ms: int
+    personal_data: PersonalData
+    erasure: ErasureClass
+    description: str
+    #: segment roll; with retention it bounds how long an expired record can still be read
+    segment_ms: int = HOUR_MS
+
+    @property
+    def dlq(self) -> Topic:
+        """The dead-letter sibling: same key, retention and data class, any value type."""
+        return Topic(
+            name=f"{self.name}.dlq",
+            owner=self.owner,
+            key=self.key,
+            value_types=self.value_types,
+            partitions=1,
+            cleanup_policy=CleanupPolicy.DELETE,
+            retention_ms=self.retention_ms,
+            personal_data=self.personal_data,
+            erasure=ErasureClass.INTERNAL,
+            description=f"poison messages of {self.name}, with the reason in headers",
+            segment_ms=self.segment_ms,
+        )
+
+    @property
+    def erasure_bound_ms(self) -> int:
+        """Worst case until an expired record is gone: retention + one segment + a check."""
+        if self.cleanup_policy is CleanupPolicy.COMPACT:
+            return self.segment_ms + DAY_MS  # max.compaction.lag.ms + delete.retention.ms
+        return self.retention_ms + self.segment_ms + 5 * 60_000
+
+    def configs(self) -> dict[str, str]:
+        """Kafka topic-level configs."""
+        configs = {
+            "cleanup.policy": self.cleanup_policy.value,
+            "segment.ms": str(self.segment_ms),
+        }
+        if self.cleanup_policy is CleanupPolicy.DELETE:
+            configs["retention.ms"] = str(self.retention_ms)
+        else:  # compacted: bound the time a tombstone needs to take effect
+            configs["max.compaction.lag.ms"] = str(self.segment_ms)
+            configs["delete.retention.ms"] = str(DAY_MS)
+            configs["min.compaction.lag.ms"] = "0"
+        return configs
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    owner: str
+    personal_data: PersonalData
+    #: unversioned buckets make a DELETE final; versioned ones need every version deleted
+    versioned: bool
+    description: str
+
+
+_THREE_DAYS = 3 * DAY_MS
+
+#: Topics the platform declares today. New services add theirs here, in the same change.
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        name="tracking.positions.v1",
+        owner="ingest",
+        key="device_id",
+        value_types=("trackstream.tracking.v1.PositionReported",),
+        partitions=6,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.LOCATION,
+        erasure=ErasureClass.RETENTION,
+        description="every position a device reported, in device order",
+    ),
+    Topic(
+        name="tracking.device-sessions.v1",
+        owner="ingest",
+        key="device_id",
+        value_types=(
+            "trackstream.tracking.v1.DeviceConnected",
+            "trackstream.tracking.v1.DeviceDisconnected",
+        ),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.PSEUDONYMOUS,
+        erasure=ErasureClass.RETENTION,
+        description="devices connecting and disconnecting",
+    ),
+    Topic(
+        name="tracking.device-status.v1",
+        owner="ingest",
+        key="device_id",
+        value_types=("trackstream.tracking.v1.DeviceStatusReported",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.BEHAVIOURAL,
+        erasure=ErasureClass.RETENTION,
+        description="heartbeats and status: power, signal, ignition",
+    ),
+    Topic(
+        name="tracking.device-alarms.v1",
+        owner="ingest",
+        key="device_id",
+        value_types=("trackstream.tracking.v1.DeviceAlarmReported",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.LOCATION,
+        erasure=ErasureClass.RETENTION,
+        description="alarms raised by devices themselves (SOS, power cut, ...)",
+    ),
+    Topic(
+        name="tracking.commands.v1",
+        owner="gateway",
+        key="device_id",
+        value_types=("trackstream.tracking.v1.CommandRequested",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.BEHAVIOURAL,
+        erasure=ErasureClass.RETENTION,
+        description="commands to deliver to devices",
+    ),
+    Topic(
+        name="tracking.command-results.v1",
+        owner="ingest",
+        key="device_id",
+        value_types=("trackstream.tracking.v1.CommandResult",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.BEHAVIOURAL,
+        erasure=ErasureClass.RETENTION,
+        description="what became of each command",
+    ),
+)
+
+BUCKETS: tuple[Bucket, ...] = (
+    Bucket(
+        name="trackstream-media",
+        owner="media",
+        personal_data=PersonalData.LOCATION,
+        versioned=False,
+        description="dashcam pictures and videos, keyed by pseudonymous device id",
+    ),
+    Bucket(
+        name="trackstream-exports",
+        owner="privacy",
+        personal_data=PersonalData.IDENTIFYING,
+        versioned=False,
+        description="data-subject exports (Art. 15/20), short-lived",
+    ),
+)
+
+
+def all_topics() -> tuple[Topic, ...]:
+    """Every topic to provision: the catalog and each one's dead-letter sibling."""
+    return tuple(t for main in TOPICS for t in (main, main.dlq))
+
+
+def topic(name: str) -> Topic:
+    for t in all_topics():
+        if t.name == name:
+            return t
+    raise KeyError(f"no topic {name!r} in the catalog")
+
+
+def bucket(name: str) -> Bucket:
+    for b in BUCKETS:
+        if b.name == name:
+            return b
+    raise KeyError(f"no bucket {name!r} in the catalog")

@@ -1,0 +1,122 @@
+"""CloudEvents 1.0 attributes carried as Kafka headers (binary content mode).
+
+The Kafka value is the protobuf bytes of the event alone; everything about the event travels in
+headers: ``ce_specversion``, ``ce_id`` (UUIDv7), ``ce_source``, ``ce_type`` (the full protobuf
+message name), ``ce_time`` (RFC 3339), ``ce_subject`` (the pseudonymous device or subject id, the
+same as the Kafka key), ``ce_dataschema``, ``content-type``, W3C ``traceparent``/``tracestate``,
+and ``ce_correlationid``/``ce_causationid``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/x-protobuf"
+
+Headers = list[tuple[str, bytes]]
+
+
+class InvalidEnvelope(ValueError):
+    """Headers that are not a valid event envelope; the message names the missing attribute."""
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7): 48-bit Unix milliseconds, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every event says about itself, apart from its data."""
+
+    type: str
+    source: str
+    subject: str
+    id: str = field(default_factory=uuid7)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    traceparent: str | None = None
+    tracestate: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @property
+    def dataschema(self) -> str:
+        return f"proto:{self.type}"
+
+    def caused(self, *, type: str, source: str, subject: str | None = None) -> Envelope:
+        """The envelope of an event caused by this one: same correlation, causation = this id."""
+        return Envelope(
+            type=type,
+            source=source,
+            subject=self.subject if subject is None else subject,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
+            correlation_id=self.correlation_id or self.id,
+            causation_id=self.id,
+        )
+
+    def with_trace(self, traceparent: str | None, tracestate: str | None = None) -> Envelope:
+        return replace(self, traceparent=traceparent, tracestate=tracestate)
+
+    def to_headers(self) -> Headers:
+        headers: Headers = [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", _rfc3339(self.time).encode()),
+            ("ce_subject", self.subject.encode()),
+            ("ce_dataschema", self.dataschema.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        optional = {
+            "traceparent": self.traceparent,
+            "tracestate": self.tracestate,
+            "ce_correlationid": self.correlation_id,
+            "ce_causationid": self.causation_id,
+        }
+        headers += [(k, v.encode()) for k, v in optional.items() if v]
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Iterable[tuple[str, bytes]] | None) -> Envelope:
+        values = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
+        missing = [
+            k for k in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject") if k not in values
+        ]
+        if missing:
+            raise InvalidEnvelope(f"event headers lack {', '.join(missing)}")
+        if values.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
+            raise InvalidEnvelope(f"unsupported ce_specversion {values['ce_specversion']!r}")
+        try:
+            when = datetime.fromisoformat(values["ce_time"].replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidEnvelope(f"ce_time is not RFC 3339: {values['ce_time']!r}") from None
+        return cls(
+            type=values["ce_type"],
+            source=values["ce_source"],
+            subject=values["ce_subject"],
+            id=values["ce_id"],
+            time=when,
+            traceparent=values.get("traceparent"),
+            tracestate=values.get("tracestate"),
+            correlation_id=values.get("ce_correlationid"),
+            causation_id=values.get("ce_causationid"),
+        )
+
+
+def _rfc3339(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise InvalidEnvelope("event time must be timezone-aware")
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

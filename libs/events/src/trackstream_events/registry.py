@@ -1,0 +1,57 @@
+"""Maps ``ce_type`` (the full protobuf message name) to message classes, both ways."""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError, Message
+
+
+class UnknownEventType(LookupError):
+    """An event type this consumer does not know: skip it and count it (docs/events.md)."""
+
+
+class UndecodableEvent(ValueError):
+    """The value is not a valid protobuf encoding of its declared type."""
+
+
+class EventRegistry:
+    def __init__(self, *message_types: type[Message]) -> None:
+        self._by_name: dict[str, type[Message]] = {}
+        for message_type in message_types:
+            self.register(message_type)
+
+    def register(self, message_type: type[Message]) -> None:
+        self._by_name[message_type.DESCRIPTOR.full_name] = message_type
+
+    def __contains__(self, type_name: str) -> bool:
+        return type_name in self._by_name
+
+    def decode(self, type_name: str, data: bytes) -> Message:
+        try:
+            message_type = self._by_name[type_name]
+        except KeyError:
+            raise UnknownEventType(type_name) from None
+        message = message_type()
+        try:
+            message.ParseFromString(data)
+        except DecodeError as err:
+            raise UndecodableEvent(f"{type_name}: {err}") from None
+        return message
+
+
+def type_name(message: Message) -> str:
+    return str(message.DESCRIPTOR.full_name)
+
+
+def default_registry() -> EventRegistry:
+    """Every event type the platform publishes."""
+    from trackstream.tracking.v1 import alarm_pb2, command_pb2, device_pb2, position_pb2
+
+    return EventRegistry(
+        position_pb2.PositionReported,
+        device_pb2.DeviceConnected,
+        device_pb2.DeviceDisconnected,
+        device_pb2.DeviceStatusReported,
+        alarm_pb2.DeviceAlarmReported,
+        command_pb2.CommandRequested,
+        command_pb2.CommandResult,
+    )

@@ -1,0 +1,197 @@
+"""Consuming events: commit only after the handler succeeded; poison messages to the dead letters.
+
+For each record the loop decodes the envelope and the protobuf value and calls the handler.
+
+* The handler returned: the record counts as done.
+* The handler raised :class:`RetryableError` (a store is briefly down): the same record is retried
+  with backoff, and nothing after it in the partition is committed meanwhile.
+* The handler raised anything else, or the record cannot be decoded: the record goes, unchanged,
+  to ``<topic>.dlq`` with the reason in headers, and the loop moves on.
+* A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first).
+
+Offsets are committed per batch, after every record in it is done or dead-lettered, so a crash
+replays at most one batch (at-least-once): handlers must be idempotent. ``stop()`` lets the batch
+in hand finish and commits it before the consumer leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from google.protobuf.message import Message
+from opentelemetry import context, trace
+
+from trackstream_events.envelope import Envelope, InvalidEnvelope
+from trackstream_events.registry import EventRegistry, UndecodableEvent, UnknownEventType
+from trackstream_kafka.publisher import EventPublisher
+from trackstream_kafka.settings import KafkaSettings
+from trackstream_obs.metrics import EVENTS_CONSUMED, HANDLE_SECONDS
+from trackstream_obs.tracing import extract_context
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("trackstream.kafka")
+
+
+class RetryableError(Exception):
+    """A temporary failure: retry the same record later, do not dead-letter it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    envelope: Envelope
+    message: Message
+    key: str
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[ConsumedEvent], Awaitable[None]]
+
+
+class _PoisonMessage(Exception):
+    pass
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        settings: KafkaSettings,
+        group_id: str,
+        topics: list[str],
+        handler: Handler,
+        registry: EventRegistry,
+        dead_letters: EventPublisher,
+        retry_backoff_s: float = 0.5,
+        max_retry_backoff_s: float = 10.0,
+    ) -> None:
+        self._settings = settings
+        self._group = group_id
+        self._topics = topics
+        self._handler = handler
+        self._registry = registry
+        self._dead_letters = dead_letters
+        self._retry_backoff_s = retry_backoff_s
+        self._max_retry_backoff_s = max_retry_backoff_s
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=settings.max_poll_records,
+            session_timeout_ms=settings.session_timeout_ms,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand, commit it, and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; leaves the group on the way out."""
+        try:
+            while not self._stopping.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._settings.poll_timeout_ms,
+                    max_records=self._settings.max_poll_records,
+                )
+                if not batch:
+                    continue
+                offsets: dict[TopicPartition, int] = {}
+                for tp, records in batch.items():
+                    for record in records:
+                        await self._process(record)
+                        offsets[tp] = record.offset + 1
+                await self._consumer.commit(offsets)
+        finally:
+            await self._consumer.stop()
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        topic = record.topic
+        try:
+            event = self._decode(record)
+        except UnknownEventType:
+            EVENTS_CONSUMED.labels(topic, self._group, "skipped_unknown_type").inc()
+            return
+        except _PoisonMessage as poison:
+            await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
+            return
+        backoff = self._retry_backoff_s
+        parent = extract_context(record.headers)
+        while True:
+            token = context.attach(parent)
+            started = time.perf_counter()
+            try:
+                with _tracer.start_as_current_span(
+                    f"consume {topic}", kind=trace.SpanKind.CONSUMER
+                ):
+                    await self._handler(event)
+            except RetryableError as err:
+                log.warning("handler asked for a retry", extra={"topic": topic, "reason": str(err)})
+                if self._stopping.is_set():
+                    raise  # leave it uncommitted: the next owner of the partition retries
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_retry_backoff_s)
+                continue
+            except Exception as err:
+                await self._dead_letter(record, f"{type(err).__name__}: {err}", err)
+                return
+            finally:
+                context.detach(token)
+                HANDLE_SECONDS.labels(topic, self._group).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(topic, self._group, "handled").inc()
+            return
+
+    def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
+        try:
+            envelope = Envelope.from_headers(record.headers)
+            message = self._registry.decode(envelope.type, record.value or b"")
+        except UnknownEventType:
+            raise
+        except (InvalidEnvelope, UndecodableEvent) as err:
+            raise _PoisonMessage() from err
+        return ConsumedEvent(
+            envelope=envelope,
+            message=message,
+            key=(record.key or b"").decode("utf-8", "replace"),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    async def _dead_letter(
+        self, record: ConsumerRecord, reason: str, err: BaseException | None
+    ) -> None:
+        detail = "".join(traceback.format_exception(err)) if err else reason
+        headers = [
+            *list(record.headers or ()),
+            ("dlq_reason", reason.encode()[:1000]),
+            ("dlq_error_type", type(err).__name__.encode() if err else b"PoisonMessage"),
+            ("dlq_stacktrace", detail.encode()[-4000:]),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self._group.encode()),
+        ]
+        # If this raises, the batch is not committed and the record is seen again: nothing lost.
+        await self._dead_letters.publish_raw(
+            f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers
+        )
+        log.error(
+            "record dead-lettered",
+            extra={"topic": record.topic, "offset": record.offset, "reason": reason[:200]},
+        )
+        EVENTS_CONSUMED.labels(record.topic, self._group, "dead_lettered").inc()
