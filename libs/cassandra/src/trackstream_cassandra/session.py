@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel
-from cassandra.cluster import Cluster, ResponseFuture, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    ResponseFuture,
+    Session,
+)
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,17 +43,19 @@ class CassandraSettings(BaseSettings):
 
 
 def connect(settings: CassandraSettings, *, keyspace: str | None = None) -> Session:
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),
+        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+        request_timeout=settings.request_timeout_s,
+    )
     cluster = Cluster(
         settings.host_list,
         port=settings.port,
         protocol_version=5,
         connect_timeout=settings.connect_timeout_s,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
     )
-    session = cluster.connect(keyspace)
-    session.default_timeout = settings.request_timeout_s
-    session.default_consistency_level = ConsistencyLevel.LOCAL_QUORUM
-    return session
+    return cluster.connect(keyspace)
 
 
 class CassandraStore:
@@ -77,8 +85,8 @@ async def _rows(future: ResponseFuture) -> list[Any]:
     done: asyncio.Future[list[Any]] = loop.create_future()
     rows: list[Any] = []
 
-    def on_page(page: list[Any]) -> None:
-        rows.extend(page)
+    def on_page(page: list[Any] | None) -> None:
+        rows.extend(page or ())  # statements without rows (INSERT, DDL) give None
         if future.has_more_pages:
             future.start_fetching_next_page()
         else:

@@ -1,4 +1,4 @@
-"""Event conventions shared by every service: envelopes, the topic catalog and the codec registry."""
+"""Event conventions shared by every service: envelope, topic catalog, codec registry."""
 
 from trackstream_events.catalog import BUCKETS, TOPICS, Bucket, Topic, bucket, topic
 from trackstream_events.envelope import Envelope, InvalidEnvelope

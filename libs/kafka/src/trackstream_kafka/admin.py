@@ -47,7 +47,9 @@ class TopicProvisioningError(Exception):
     pass
 
 
-def _raise_errors(action: str, results: list[tuple[str, int]], ok: frozenset[int] | set[int] = frozenset()) -> None:
+def _raise_errors(
+    action: str, results: list[tuple[str, int]], ok: frozenset[int] | set[int] = frozenset()
+) -> None:
     failed = [f"{name} (Kafka error {code})" for name, code in results if code and code not in ok]
     if failed:
         raise TopicProvisioningError(f"{action} topics failed: {', '.join(failed)}")

@@ -50,7 +50,9 @@ class EventPublisher:
 
     @classmethod
     def create(cls, settings: KafkaSettings, *, source: str) -> EventPublisher:
-        return cls(make_producer(settings, client_id=source.strip("/").replace("/", "-")), source=source)
+        return cls(
+            make_producer(settings, client_id=source.strip("/").replace("/", "-")), source=source
+        )
 
     async def start(self) -> None:
         await self._producer.start()
@@ -88,7 +90,12 @@ class EventPublisher:
         await self._send(topic, key, None, None)
 
     async def publish_raw(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
     ) -> None:
         """Forward a record as it is (dead letters keep the original bytes and headers)."""
         await self._send_record(topic, key, value, headers)

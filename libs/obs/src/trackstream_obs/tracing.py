@@ -1,4 +1,4 @@
-"""OpenTelemetry: one tracer provider per process, context carried in Kafka headers and gRPC metadata.
+"""OpenTelemetry: one tracer provider per process; context in Kafka headers and gRPC metadata.
 
 Export is configured by the standard ``OTEL_*`` variables: with ``OTEL_TRACES_EXPORTER=console``
 spans are printed; without an exporter spans are still created, so trace ids reach logs and
@@ -75,10 +75,14 @@ class TracingClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStrea
         metadata = list(details.metadata or ()) + list(carrier.items())
         return _ClientCallDetails(details, metadata)
 
-    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
         return continuation(self._with_context(details), request)
 
-    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
         return continuation(self._with_context(details), request)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from minio import Minio
 from minio.error import S3Error
-from minio.versioningconfig import ENABLED, VersioningConfig
+from minio.versioningconfig import VersioningConfig
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,7 +46,7 @@ def ensure_buckets(client: Minio, settings: S3Settings, buckets: tuple[Bucket, .
                 client.make_bucket(bucket.name)
                 created.append(bucket.name)
             if bucket.versioned:
-                client.set_bucket_versioning(bucket.name, VersioningConfig(ENABLED))
+                client.set_bucket_versioning(bucket.name, VersioningConfig("Enabled"))
     except S3Error as err:
         if err.code in _CREDENTIAL_ERRORS:
             raise S3CredentialsError(

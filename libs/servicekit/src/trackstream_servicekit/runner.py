@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 #: the service body: runs until ``stopping`` is set, then drains its in-flight work and returns
-ServiceMain = Callable[[asyncio.Event], Awaitable[None]]
+ServiceMain = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceRunner:

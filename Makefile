@@ -1,0 +1,88 @@
+# Trackstream: the two commands are `make up` (the whole platform, locally) and `make test`.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3.11
+UV_VERSION  := 0.13.9
+UV_HOME     := .infra/uv
+UV          := $(UV_HOME)/bin/uv
+PY          := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON_BOOT)
+export UV_PROJECT_ENVIRONMENT := .venv
+PYTEST_ARGS ?=
+
+.PHONY: help setup proto proto-check proto-release stack-install stack-up stack-down provision \
+        up down status test test-unit test-integration lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v $(PYTHON_BOOT) >/dev/null || { echo "error: $(PYTHON_BOOT) not found: install Python 3.11 (or set PYTHON_BOOT)"; exit 1; }
+	$(PYTHON_BOOT) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+setup: $(UV) ## install the Python workspace (.venv) and generate the protobuf code
+	$(UV) sync --all-packages --frozen --quiet
+	$(MAKE) --no-print-directory proto
+
+proto: ## generate Python code from protos/ into libs/protos/src (git-ignored)
+	$(PY) libs/protos/protos_build.py generate
+
+proto-check: ## fail on a breaking or unclassified field (rules: docs/events.md)
+	$(PY) libs/protos/protos_build.py check
+
+proto-release: ## record the current protos as released (protos/released.json)
+	$(PY) libs/protos/protos_build.py release
+
+stack-install: setup ## fetch the Kafka and Cassandra jars from Maven Central (once)
+	$(PY) deploy/local/stack.py install
+
+stack-up: stack-install ## start Kafka, Cassandra and the S3 store (no-op when running)
+	$(PY) deploy/local/stack.py up
+
+provision: ## create topics, apply Cassandra migrations, create buckets (idempotent)
+	$(PY) deploy/local/provision.py
+
+up: stack-up provision ## bring the whole platform up locally
+	@echo
+	@$(PY) deploy/local/stack.py status
+	@echo
+	@echo "Trackstream is up. Kafka 127.0.0.1:$${KAFKA_PORT:-9092}, Cassandra 127.0.0.1:$${CASSANDRA_PORT:-9042}, S3 http://127.0.0.1:$${S3_PORT:-8333}"
+	@echo "Logs: .run/<component>/out.log   Stop: make down   Status: make status"
+
+down: ## stop everything `make up` started
+	@if [ -x $(PY) ]; then $(PY) deploy/local/stack.py down; else python3 deploy/local/stack.py down; fi
+
+stack-down: down
+
+status: ## show what runs and where its log is
+	@$(PY) deploy/local/stack.py status
+
+lint: setup ## ruff, mypy and the protobuf evolution check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+	$(MAKE) --no-print-directory proto-check
+
+format: setup
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+test-unit: setup ## the fast tests, no servers
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: up ## only the tests against the real stack
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test: up lint ## everything: starts the stack if needed, then lint, unit and integration tests
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: up ## ratio benchmarks (benchmarks/README.md)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+clean: ## stop the stack and delete its data (keeps downloaded jars)
+	$(PY) deploy/local/stack.py clean

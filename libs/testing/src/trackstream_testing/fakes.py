@@ -1,0 +1,77 @@
+"""In-memory stand-ins for the Kafka publisher, for unit tests of handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.protobuf.message import Message
+
+from trackstream_events.envelope import Envelope
+from trackstream_events.registry import type_name
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    topic: str
+    key: str
+    message: Message | None  # None: a tombstone
+    envelope: Envelope | None
+
+
+class FakePublisher:
+    """Records what would have been published; same methods as ``EventPublisher``.
+
+    ``fail_next`` makes the next publish raise, as Kafka failing to acknowledge would."""
+
+    def __init__(self, *, source: str = "/tests") -> None:
+        self.source = source
+        self.published: list[PublishedEvent] = []
+        self.fail_next: Exception | None = None
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def publish(
+        self,
+        topic: str,
+        event: Message,
+        *,
+        key: str,
+        time_: datetime | None = None,
+        cause: Envelope | None = None,
+    ) -> Envelope:
+        self._maybe_fail()
+        etype = type_name(event)
+        envelope = (
+            cause.caused(type=etype, source=self.source, subject=key)
+            if cause
+            else Envelope(type=etype, source=self.source, subject=key)
+        )
+        if time_ is not None:
+            envelope = Envelope(
+                type=envelope.type,
+                source=envelope.source,
+                subject=envelope.subject,
+                id=envelope.id,
+                time=time_,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.causation_id,
+            )
+        self.published.append(PublishedEvent(topic, key, event, envelope))
+        return envelope
+
+    async def publish_tombstone(self, topic: str, *, key: str) -> None:
+        self._maybe_fail()
+        self.published.append(PublishedEvent(topic, key, None, None))
+
+    def on(self, topic: str) -> list[PublishedEvent]:
+        return [p for p in self.published if p.topic == topic]
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next is not None:
+            err, self.fail_next = self.fail_next, None
+            raise err

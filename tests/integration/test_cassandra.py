@@ -1,0 +1,89 @@
+"""Rows through the real Cassandra node, and the migration runner's guarantees."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from trackstream_cassandra import CassandraStore, MigrationError, apply_migrations
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "deploy" / "cassandra" / "migrations"
+
+
+@pytest.fixture
+def keyspace(cassandra_store: CassandraStore) -> object:
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    yield name
+    cassandra_store.session.execute(f"DROP KEYSPACE IF EXISTS {name}")
+
+
+async def test_migrations_are_idempotent_and_position_rows_round_trip(
+    cassandra_store: CassandraStore, keyspace: str
+) -> None:
+    session = cassandra_store.session
+    assert apply_migrations(session, keyspace=keyspace, folder=MIGRATIONS) == [1]
+    assert apply_migrations(session, keyspace=keyspace, folder=MIGRATIONS) == []
+
+    insert = (
+        f"INSERT INTO {keyspace}.positions_by_device_day (device_id, day, fix_time, "
+        "message_serial, latitude, longitude, speed_kmh, valid, attributes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    day = date(2026, 11, 28)
+    fix_time = datetime(2026, 11, 28, 8, 30, 15, 250000, tzinfo=UTC)
+    row = ("dev-42", day, fix_time, 7, 41.0082, 28.9784, 55.5, True, {"fuel": "31.5"})
+    await cassandra_store.execute(insert, row)
+    await cassandra_store.execute(insert, row)  # a retransmission overwrites, never duplicates
+    second: tuple[object, ...] = (
+        *row[:2],
+        fix_time.replace(second=25),
+        8,
+        41.01,
+        28.98,
+        60.0,
+        True,
+        {},
+    )
+    await cassandra_store.execute(insert, second)
+
+    rows = await cassandra_store.execute(
+        f"SELECT fix_time, message_serial, latitude, longitude, speed_kmh, valid, attributes "
+        f"FROM {keyspace}.positions_by_device_day WHERE device_id = ? AND day = ?",
+        ("dev-42", day),
+    )
+    assert [(r.message_serial, r.latitude, r.longitude) for r in rows] == [
+        (7, 41.0082, 28.9784),
+        (8, 41.01, 28.98),
+    ]
+    assert rows[0].fix_time.replace(tzinfo=UTC) == fix_time.replace(microsecond=250000)
+    assert rows[0].attributes == {"fuel": "31.5"}
+    assert rows[1].attributes is None  # an empty map is stored as no cells
+
+
+async def test_an_applied_migration_that_was_edited_is_refused(
+    cassandra_store: CassandraStore, keyspace: str, tmp_path: Path
+) -> None:
+    migration = tmp_path / "0001_things.cql"
+    migration.write_text("CREATE TABLE IF NOT EXISTS things (id int PRIMARY KEY);\n")
+    session = cassandra_store.session
+    assert apply_migrations(session, keyspace=keyspace, folder=tmp_path) == [1]
+    migration.write_text("CREATE TABLE IF NOT EXISTS things (id int PRIMARY KEY, x int);\n")
+    with pytest.raises(MigrationError, match="edited after it was applied"):
+        apply_migrations(session, keyspace=keyspace, folder=tmp_path)
+    (tmp_path / "0002_more.cql").write_text(
+        "-- a second table\nCREATE TABLE IF NOT EXISTS more_things (id int PRIMARY KEY);\n"
+        "CREATE TABLE IF NOT EXISTS even_more (id int PRIMARY KEY);\n"
+    )
+    migration.write_text("CREATE TABLE IF NOT EXISTS things (id int PRIMARY KEY);\n")
+    assert apply_migrations(session, keyspace=keyspace, folder=tmp_path) == [2]
+    tables = {
+        r.table_name
+        for r in session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
+        )
+    }
+    assert {"things", "more_things", "even_more", "schema_migrations"} <= tables

@@ -1,0 +1,117 @@
+"""Events through the real Kafka broker: envelope, key, trace context, broker restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import trace
+
+from tests.integration.helpers import MakeTopic, read_all
+from trackstream.tracking.v1.fix_pb2 import Fix, Origin
+from trackstream.tracking.v1.position_pb2 import PositionReported
+from trackstream_events.envelope import Envelope
+from trackstream_kafka import EventPublisher, KafkaSettings, PublishError
+from trackstream_obs.tracing import configure_tracing
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _position(device_id: str, serial: int) -> PositionReported:
+    fix_time = Timestamp()
+    fix_time.FromDatetime(datetime(2026, 11, 28, 12, 0, serial % 60, tzinfo=UTC))
+    return PositionReported(
+        device_id=device_id,
+        fix=Fix(fix_time=fix_time, latitude=41.0082, longitude=28.9784, speed_kmh=42.5, valid=True),
+        origin=Origin(message_serial=serial),
+    )
+
+
+async def test_event_round_trips_with_key_headers_and_trace(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic
+) -> None:
+    configure_tracing("tests")
+    topic = await make_topic()
+    publisher = EventPublisher.create(kafka_settings, source="/tests/roundtrip")
+    await publisher.start()
+    event = _position("dev-7f3a", 17)
+    try:
+        with trace.get_tracer("tests").start_as_current_span("request") as span:
+            envelope = await publisher.publish(topic, event, key="dev-7f3a")
+            trace_id = f"{span.get_span_context().trace_id:032x}"
+    finally:
+        await publisher.stop()
+
+    [record] = await read_all(kafka_settings, topic)
+    assert record.key == b"dev-7f3a"
+    assert PositionReported.FromString(record.value) == event
+    headers = dict(record.headers)
+    assert headers["ce_type"] == b"trackstream.tracking.v1.PositionReported"
+    assert headers["ce_source"] == b"/tests/roundtrip"
+    assert headers["ce_subject"] == b"dev-7f3a"
+    assert headers["content-type"] == b"application/x-protobuf"
+    assert headers["ce_dataschema"] == b"proto:trackstream.tracking.v1.PositionReported"
+    # the trace of the span that published travels with the event
+    version, header_trace_id, _span_id, _flags = headers["traceparent"].decode().split("-")
+    assert (version, header_trace_id) == ("00", trace_id)
+    received = Envelope.from_headers(record.headers)
+    assert received == envelope
+
+
+async def test_broker_restart_mid_produce_loses_and_duplicates_no_acknowledged_event(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic
+) -> None:
+    topic = await make_topic(partitions=3)
+    publisher = EventPublisher.create(kafka_settings, source="/tests/restart")
+    await publisher.start()
+    acknowledged: list[int] = []
+    failed: list[int] = []
+    per_loop = 150
+
+    async def produce(loop_no: int) -> None:
+        for i in range(per_loop):
+            serial = loop_no * per_loop + i
+            try:
+                await publisher.publish(
+                    topic, _position(f"dev-{loop_no}", serial), key=f"dev-{loop_no}"
+                )
+                acknowledged.append(serial)
+            except PublishError:
+                failed.append(serial)
+            await asyncio.sleep(0.01)
+
+    loops = [asyncio.create_task(produce(n)) for n in range(4)]
+    while len(acknowledged) < 60:  # noqa: ASYNC110 - waiting on a count, not an event
+        await asyncio.sleep(0.05)
+    restart = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "deploy/local/stack.py"), "restart", "kafka"],
+        capture_output=True,
+        text=True,
+    )
+    assert restart.returncode == 0, restart.stderr
+    acked_during_restart = len(acknowledged)
+    await asyncio.gather(*loops)
+    await publisher.stop()
+
+    records = await read_all(kafka_settings, topic)
+    counts = Counter(PositionReported.FromString(r.value).origin.message_serial for r in records)
+    assert acked_during_restart < 4 * per_loop, "the restart happened after the loop ended"
+    assert not failed, f"the producer gave up on {len(failed)} events instead of retrying"
+    assert sorted(acknowledged) == list(range(4 * per_loop))
+    duplicates = {serial: n for serial, n in counts.items() if n != 1}
+    assert not duplicates, f"written more than once: {duplicates}"
+    assert set(counts) == set(acknowledged)
+    # per-key order holds across the restart
+    for loop_no in range(4):
+        serials = [
+            PositionReported.FromString(r.value).origin.message_serial
+            for r in records
+            if r.key == f"dev-{loop_no}".encode()
+        ]
+        assert serials == sorted(serials)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from trackstream_events.envelope import Envelope, InvalidEnvelope, uuid7
+
+
+def test_headers_round_trip_every_attribute() -> None:
+    envelope = Envelope(
+        type="trackstream.tracking.v1.PositionReported",
+        source="/ingest/gt06",
+        subject="dev-1",
+        time=datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=UTC),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        tracestate="vendor=1",
+        correlation_id="corr",
+        causation_id="cause",
+    )
+    headers = envelope.to_headers()
+    assert dict(headers)["ce_time"] == b"2026-11-28T10:00:00.123456Z"
+    assert dict(headers)["ce_specversion"] == b"1.0"
+    assert Envelope.from_headers(headers) == envelope
+
+
+def test_time_is_written_in_utc_whatever_the_zone() -> None:
+    local = datetime(2026, 11, 28, 18, 0, tzinfo=timezone(timedelta(hours=8)))
+    envelope = Envelope(type="t", source="/s", subject="d", time=local)
+    assert dict(envelope.to_headers())["ce_time"] == b"2026-11-28T10:00:00.000000Z"
+
+
+def test_naive_time_is_refused() -> None:
+    envelope = Envelope(type="t", source="/s", subject="d", time=datetime(2026, 1, 1))
+    with pytest.raises(InvalidEnvelope, match="timezone-aware"):
+        envelope.to_headers()
+
+
+def test_missing_attributes_are_named() -> None:
+    with pytest.raises(InvalidEnvelope, match="ce_type, ce_time"):
+        Envelope.from_headers([("ce_id", b"1"), ("ce_source", b"/s"), ("ce_subject", b"d")])
+
+
+def test_caused_event_keeps_correlation_and_points_at_its_cause() -> None:
+    first = Envelope(type="a", source="/x", subject="dev-1")
+    second = first.caused(type="b", source="/y")
+    third = second.caused(type="c", source="/z")
+    assert (second.correlation_id, second.causation_id) == (first.id, first.id)
+    assert (third.correlation_id, third.causation_id) == (first.id, second.id)
+    assert third.subject == "dev-1"
+
+
+def test_uuid7_is_version_7_and_time_ordered() -> None:
+    ids = [uuid7() for _ in range(200)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    millis = [u.int >> 80 for u in parsed]
+    assert millis == sorted(millis)
+    assert len(set(ids)) == len(ids)
