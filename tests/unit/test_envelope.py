@@ -58,3 +58,14 @@ def test_uuid7_is_version_7_and_time_ordered() -> None:
     millis = [u.int >> 80 for u in parsed]
     assert millis == sorted(millis)
     assert len(set(ids)) == len(ids)
+
+
+def test_identifier_hmac_is_keyed_and_edition_independent() -> None:
+    from trackstream_events.pseudonyms import identifier_hmac
+
+    key = b"k" * 32
+    assert identifier_hmac(key, "013912345678") == identifier_hmac(key, "00000000013912345678")
+    assert identifier_hmac(key, "359339077003915") != identifier_hmac(b"x" * 32, "359339077003915")
+    assert len(identifier_hmac(key, "359339077003915")) == 32
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        identifier_hmac(b"short", "359339077003915")

@@ -44,9 +44,20 @@ def type_name(message: Message) -> str:
 
 def default_registry() -> EventRegistry:
     """Every event type the platform publishes."""
-    from trackstream.tracking.v1 import alarm_pb2, command_pb2, device_pb2, position_pb2
+    from trackstream.identity.v1 import device_registry_pb2
+    from trackstream.tracking.v1 import (
+        alarm_pb2,
+        command_pb2,
+        device_pb2,
+        media_pb2,
+        position_pb2,
+        quarantine_pb2,
+    )
 
     return EventRegistry(
+        device_registry_pb2.DeviceRegistered,
+        media_pb2.MediaUploaded,
+        quarantine_pb2.UnknownDeviceSeen,
         position_pb2.PositionReported,
         device_pb2.DeviceConnected,
         device_pb2.DeviceDisconnected,
