@@ -11,7 +11,9 @@ from trackstream_kafka import EventPublisher, PublishError
 from trackstream_testing import FakePublisher
 
 
-@pytest.mark.parametrize("method", ["start", "stop", "publish", "publish_tombstone"])
+@pytest.mark.parametrize(
+    "method", ["start", "stop", "publish", "publish_many", "publish_tombstone"]
+)
 def test_fake_publisher_has_the_real_signatures(method: str) -> None:
     real = inspect.signature(getattr(EventPublisher, method))
     fake = inspect.signature(getattr(FakePublisher, method))

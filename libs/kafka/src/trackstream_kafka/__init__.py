@@ -2,7 +2,7 @@
 consumer loop that commits only after its handler succeeded and dead-letters poison messages."""
 
 from trackstream_kafka.consumer import ConsumedEvent, EventConsumer, RetryableError
-from trackstream_kafka.publisher import EventPublisher, PublishError
+from trackstream_kafka.publisher import EventPublisher, Outgoing, PublishError
 from trackstream_kafka.settings import KafkaSettings
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EventConsumer",
     "EventPublisher",
     "KafkaSettings",
+    "Outgoing",
     "PublishError",
     "RetryableError",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
@@ -18,11 +20,26 @@ from trackstream_obs.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES, PUBLISH_
 from trackstream_obs.tracing import current_traceparent
 
 _tracer = trace.get_tracer("trackstream.kafka")
+#: topic, key, value, headers
+_Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 class PublishError(Exception):
     """Kafka did not acknowledge the event within the delivery timeout: it may or may not be
     stored, so the caller must not acknowledge its own input (the device will retransmit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One event to publish. ``event_id`` makes ``ce_id`` deterministic (a retransmission after
+    a crash then carries the same id, which consumers can deduplicate on)."""
+
+    topic: str
+    event: Message
+    key: str
+    time: datetime | None = None
+    cause: Envelope | None = None
+    event_id: str | None = None
 
 
 def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
@@ -42,7 +59,7 @@ def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProduce
 
 
 class EventPublisher:
-    """Publishes protobuf events with an envelope; ``publish`` returns once Kafka acknowledged."""
+    """Publishes protobuf events with an envelope; returns once Kafka acknowledged them."""
 
     def __init__(self, producer: AIOKafkaProducer, *, source: str) -> None:
         self._producer = producer
@@ -50,9 +67,8 @@ class EventPublisher:
 
     @classmethod
     def create(cls, settings: KafkaSettings, *, source: str) -> EventPublisher:
-        return cls(
-            make_producer(settings, client_id=source.strip("/").replace("/", "-")), source=source
-        )
+        client_id = source.strip("/").replace("/", "-")
+        return cls(make_producer(settings, client_id=client_id), source=source)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -71,23 +87,31 @@ class EventPublisher:
         cause: Envelope | None = None,
     ) -> Envelope:
         """Send ``event`` keyed by ``key`` (a pseudonymous id) and wait for Kafka's ack."""
-        etype = type_name(event)
-        with _tracer.start_as_current_span(f"publish {topic}", kind=trace.SpanKind.PRODUCER):
-            traceparent, tracestate = current_traceparent()
-            if cause is not None:
-                envelope = cause.caused(type=etype, source=self._source, subject=key)
-            else:
-                envelope = Envelope(type=etype, source=self._source, subject=key)
-            envelope = envelope.with_trace(traceparent, tracestate)
-            if time_ is not None:
-                envelope = replace(envelope, time=time_)
-            await self._send(topic, key, event.SerializeToString(), envelope)
-        EVENTS_PUBLISHED.labels(topic, etype).inc()
+        [envelope] = await self.publish_many([Outgoing(topic, event, key, time_, cause)])
         return envelope
+
+    async def publish_many(self, items: Sequence[Outgoing]) -> list[Envelope]:
+        """Enqueue every event in order, then wait for all acks: per-key order holds and the
+        acknowledgements overlap. Raises :class:`PublishError` if any was not acknowledged."""
+        if not items:
+            return []
+        with _tracer.start_as_current_span(
+            f"publish {items[0].topic}", kind=trace.SpanKind.PRODUCER
+        ):
+            traceparent, tracestate = current_traceparent()
+            envelopes = [self._envelope(item, traceparent, tracestate) for item in items]
+            records: list[_Record] = [
+                (item.topic, item.key.encode(), item.event.SerializeToString(), env.to_headers())
+                for item, env in zip(items, envelopes, strict=True)
+            ]
+            await self._send_records(records)
+        for item, envelope in zip(items, envelopes, strict=True):
+            EVENTS_PUBLISHED.labels(item.topic, envelope.type).inc()
+        return envelopes
 
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
         """A null value for ``key``: on a compacted topic it erases every earlier record."""
-        await self._send(topic, key, None, None)
+        await self._send_records([(topic, key.encode(), None, [])])
 
     async def publish_raw(
         self,
@@ -98,21 +122,41 @@ class EventPublisher:
         headers: list[tuple[str, bytes]],
     ) -> None:
         """Forward a record as it is (dead letters keep the original bytes and headers)."""
-        await self._send_record(topic, key, value, headers)
+        await self._send_records([(topic, key, value, headers)])
 
-    async def _send(
-        self, topic: str, key: str, value: bytes | None, envelope: Envelope | None
-    ) -> None:
-        headers = envelope.to_headers() if envelope else []
-        await self._send_record(topic, key.encode(), value, headers)
+    def _envelope(
+        self, item: Outgoing, traceparent: str | None, tracestate: str | None
+    ) -> Envelope:
+        etype = type_name(item.event)
+        if item.cause is not None:
+            envelope = item.cause.caused(type=etype, source=self._source, subject=item.key)
+        else:
+            envelope = Envelope(type=etype, source=self._source, subject=item.key)
+        envelope = envelope.with_trace(traceparent, tracestate)
+        if item.time is not None:
+            envelope = replace(envelope, time=item.time)
+        if item.event_id is not None:
+            envelope = replace(envelope, id=item.event_id)
+        return envelope
 
-    async def _send_record(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
+    async def _send_records(self, records: Sequence[_Record]) -> None:
         started = time.perf_counter()
+        acks = []
         try:
-            await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+            for topic, key, value, headers in records:
+                acks.append(await self._producer.send(topic, value=value, key=key, headers=headers))
+            results = await asyncio.gather(*acks, return_exceptions=True)
         except KafkaError as err:
-            PUBLISH_FAILURES.labels(topic).inc()
-            raise PublishError(f"{topic}: not acknowledged: {err!r}") from err
-        PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+            for topic, *_ in records:
+                PUBLISH_FAILURES.labels(topic).inc()
+            raise PublishError(f"{records[0][0]}: not acknowledged: {err!r}") from err
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            for topic, *_ in records:
+                PUBLISH_FAILURES.labels(topic).inc()
+            raise PublishError(f"{records[0][0]}: not acknowledged: {failures[0]!r}") from failures[
+                0
+            ]
+        elapsed = time.perf_counter() - started
+        for topic, *_ in records:
+            PUBLISH_SECONDS.labels(topic).observe(elapsed)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from google.protobuf.message import Message
 
 from trackstream_events.envelope import Envelope
 from trackstream_events.registry import type_name
+from trackstream_kafka.publisher import Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +54,22 @@ class FakePublisher:
             else Envelope(type=etype, source=self.source, subject=key)
         )
         if time_ is not None:
-            envelope = Envelope(
-                type=envelope.type,
-                source=envelope.source,
-                subject=envelope.subject,
-                id=envelope.id,
-                time=time_,
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.causation_id,
-            )
+            envelope = replace(envelope, time=time_)
         self.published.append(PublishedEvent(topic, key, event, envelope))
         return envelope
+
+    async def publish_many(self, items: Sequence[Outgoing]) -> list[Envelope]:
+        self._maybe_fail()
+        envelopes = []
+        for item in items:
+            envelope = await self.publish(
+                item.topic, item.event, key=item.key, time_=item.time, cause=item.cause
+            )
+            if item.event_id is not None:
+                envelope = replace(envelope, id=item.event_id)
+                self.published[-1] = replace(self.published[-1], envelope=envelope)
+            envelopes.append(envelope)
+        return envelopes
 
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
         self._maybe_fail()
