@@ -1,0 +1,197 @@
+"""JT/T 808 framing: 0x7E delimiters, 0x7D escaping, XOR check byte, and the stream splitter.
+
+On the wire a frame is ``7E <escaped(header + body + check)> 7E``. Inside, ``7E`` is sent as
+``7D 02`` and ``7D`` as ``7D 01``; the check byte is the XOR of every un-escaped byte of header
+and body. Traccar never verifies it (docs/protocols.md §5, §9.1); we do, and count the failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import xor
+
+from trackstream_protocols.errors import FrameTooLarge, ProtocolError
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "FLAG",
+    "MIN_CONTENT_SIZE",
+    "Jt808Frame",
+    "Jt808FrameSplitter",
+    "Jt808FrameTooLarge",
+    "escape",
+    "unescape",
+    "xor_checksum",
+]
+
+FLAG = 0x7E
+ESCAPE = 0x7D
+#: smallest un-escaped header: id (2) + properties (2) + 6-byte phone + serial (2)
+MIN_CONTENT_SIZE = 12
+#: the body length field has 10 bits, so a standard frame is at most
+#: 2 * (21-byte 2019 sub-package header + 1023 + 1) = 2090 escaped bytes; leave room for vendors
+DEFAULT_MAX_FRAME_SIZE = 4096
+
+_FLAG_BYTE = b"\x7e"
+_ESCAPE_BYTE = b"\x7d"
+
+
+def xor_checksum(data: bytes) -> int:
+    """The JT/T 808 check byte: XOR of all ``data`` bytes."""
+    return reduce(xor, data, 0)
+
+
+def escape(data: bytes) -> bytes:
+    """``data`` with 0x7D sent as ``7D 01`` and 0x7E as ``7D 02`` (order matters)."""
+    return data.replace(b"\x7d", b"\x7d\x01").replace(b"\x7e", b"\x7d\x02")
+
+
+def unescape(data: bytes) -> bytes:
+    """Reverse :func:`escape`; a 0x7D not followed by 01/02 is a :class:`ProtocolError`."""
+    if ESCAPE not in data:
+        return data
+    parts = data.split(_ESCAPE_BYTE)
+    out = bytearray(parts[0])
+    for part in parts[1:]:
+        if not part or part[0] not in (0x01, 0x02):
+            raise ProtocolError("bad escape: 0x7D must be followed by 0x01 or 0x02")
+        out.append(ESCAPE if part[0] == 0x01 else FLAG)
+        out += part[1:]
+    return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Jt808Frame:
+    """One frame as cut from the stream: un-escaped header + body, and its check byte."""
+
+    #: un-escaped bytes between the delimiters, without the check byte
+    content: bytes
+    #: the check byte as received
+    checksum: int
+    #: whether ``checksum`` equals the XOR of ``content``
+    checksum_ok: bool
+
+    @classmethod
+    def from_unescaped(cls, data: bytes) -> Jt808Frame:
+        """A frame from already un-escaped ``header + body + check byte`` (no delimiters).
+
+        This is what Traccar's decoder tests feed the protocol decoder directly.
+        """
+        if len(data) < MIN_CONTENT_SIZE + 1:
+            raise ProtocolError(f"frame of {len(data)} bytes is shorter than a header")
+        content, check = data[:-1], data[-1]
+        return cls(content, check, xor_checksum(content) == check)
+
+    @classmethod
+    def from_wire(cls, data: bytes) -> Jt808Frame:
+        """A frame from exactly one escaped ``7E ... 7E`` frame."""
+        if len(data) < 2 or data[0] != FLAG or data[-1] != FLAG:
+            raise ProtocolError("a JT/T 808 frame starts and ends with 0x7E")
+        inner = data[1:-1]
+        if FLAG in inner:
+            raise ProtocolError("unescaped 0x7E inside a frame")
+        return cls.from_unescaped(unescape(inner))
+
+
+class Jt808FrameTooLarge(FrameTooLarge):
+    """Raised by :meth:`Jt808FrameSplitter.feed` when a frame outgrew ``max_frame_size``.
+
+    The oversized bytes were discarded; every good frame found in the same call is in
+    :attr:`frames`, and the splitter stays usable.
+    """
+
+    def __init__(self, message: str, frames: list[Jt808Frame]) -> None:
+        super().__init__(message)
+        self.frames = frames
+
+
+class Jt808FrameSplitter:
+    """Turns a TCP byte stream into :class:`Jt808Frame` values.
+
+    Every 0x7E is a boundary; what lies between two of them is a candidate frame. Empty
+    candidates (``7E 7E``: the end of one frame and the start of the next) are skipped.
+    Bytes before the first 0x7E, candidates with a bad escape and candidates shorter than a
+    header are garbage: skipped and counted in :attr:`garbage_bytes`. A candidate with a
+    wrong check byte is counted in :attr:`bad_checksum_frames` and, depending on
+    ``keep_bad_checksum``, returned with ``checksum_ok=False`` or dropped.
+
+    Memory is bounded: at most ``max_frame_size`` escaped bytes are buffered. A frame that
+    grows past it is discarded up to the next 0x7E and reported by raising
+    :class:`Jt808FrameTooLarge` at the end of that :meth:`feed` call.
+    """
+
+    def __init__(
+        self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, *, keep_bad_checksum: bool = False
+    ) -> None:
+        if max_frame_size < MIN_CONTENT_SIZE + 1:
+            raise ProtocolError(f"max_frame_size must be at least {MIN_CONTENT_SIZE + 1}")
+        self.max_frame_size = max_frame_size
+        self.keep_bad_checksum = keep_bad_checksum
+        self._buffer = bytearray()
+        self._synced = False  # a 0x7E has been seen, so the buffer holds a frame's start
+        self._discarding = False  # skipping an oversized frame until the next 0x7E
+        #: bytes skipped as not belonging to any frame (including oversized frames)
+        self.garbage_bytes = 0
+        #: frames whose check byte was wrong (kept or dropped, see ``keep_bad_checksum``)
+        self.bad_checksum_frames = 0
+        #: frames discarded for growing past ``max_frame_size``
+        self.oversized_frames = 0
+        #: frames returned so far
+        self.frames_returned = 0
+
+    @property
+    def buffered(self) -> int:
+        """Escaped bytes held while waiting for the rest of a frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Jt808Frame]:
+        """Add bytes from the stream; return the frames they complete, in order."""
+        frames: list[Jt808Frame] = []
+        oversized = False
+        pos, end = 0, len(data)
+        while pos < end:
+            flag_at = data.find(FLAG, pos)
+            chunk_end = end if flag_at < 0 else flag_at
+            chunk = data[pos:chunk_end]
+            pos = chunk_end if flag_at < 0 else flag_at + 1
+            if not self._synced or self._discarding:
+                self.garbage_bytes += len(chunk)
+            elif len(self._buffer) + len(chunk) > self.max_frame_size:
+                self.garbage_bytes += len(self._buffer) + len(chunk)
+                self.oversized_frames += 1
+                self._buffer.clear()
+                self._discarding = True
+                oversized = True
+            else:
+                self._buffer += chunk
+            if flag_at < 0:
+                break
+            # a boundary: close the current candidate and start a new one
+            if self._synced and not self._discarding:
+                frame = self._candidate(bytes(self._buffer))
+                if frame is not None:
+                    frames.append(frame)
+            self._buffer.clear()
+            self._synced = True
+            self._discarding = False
+        self.frames_returned += len(frames)
+        if oversized:
+            raise Jt808FrameTooLarge(
+                f"frame longer than {self.max_frame_size} bytes discarded", frames
+            )
+        return frames
+
+    def _candidate(self, escaped: bytes) -> Jt808Frame | None:
+        if not escaped:
+            return None
+        try:
+            frame = Jt808Frame.from_unescaped(unescape(escaped))
+        except ProtocolError:
+            self.garbage_bytes += len(escaped)
+            return None
+        if not frame.checksum_ok:
+            self.bad_checksum_frames += 1
+            if not self.keep_bad_checksum:
+                return None
+        return frame
