@@ -49,8 +49,10 @@ def location(frame: str, decoder: Jt808Decoder | None = None) -> Location:
     return message
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # --- header --------------------------------------------------------------------------------------

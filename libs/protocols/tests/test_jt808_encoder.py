@@ -208,7 +208,7 @@ def test_take_photo_2019() -> None:
 )
 def test_take_photo_rejects_out_of_range_arguments(bad: dict[str, int]) -> None:
     with pytest.raises(ProtocolError):
-        encode_take_photo(GO_2013, 1, **{"channel": 1, **bad})
+        encode_take_photo(GO_2013, 1, **{"channel": 1, **bad})  # type: ignore[arg-type]
 
 
 # --- addresses and framing -----------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""``trackstream-ingest``: run the ingest service (settings from INGEST_*, KAFKA_*, S3_*)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ingest.bootstrap import bootstrap
+from ingest.config import IngestSettings
+from trackstream_servicekit import ServiceRunner
+
+
+def main() -> None:
+    settings = IngestSettings()
+    app = bootstrap(settings)
+    runner = ServiceRunner("ingest", settings)
+
+    async def ready() -> bool:
+        return app.ready.is_set()
+
+    runner.add_readiness_check("device servers", ready)
+    asyncio.run(runner.run(app.run))
+
+
+if __name__ == "__main__":
+    main()

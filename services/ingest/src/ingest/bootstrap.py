@@ -1,0 +1,164 @@
+"""The only composition root: settings in, a wired ingest application out. Tests call it with
+fakes for the publisher, the registry and the media store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ingest.adapters.commands import CommandDispatcher, SystemClock
+from ingest.adapters.directory import InMemoryDirectory, KafkaDirectory
+from ingest.adapters.media_store import S3MediaStore
+from ingest.adapters.tcp_server import ConnectionRegistry, DeviceServer, ServerOptions
+from ingest.config import IngestSettings
+from ingest.domain.commands import CommandBook
+from ingest.domain.session import DeviceSession
+from ingest.handlers import IngestHandler
+from ingest.ports import Clock, ManagedPublisher, MediaStore
+from ingest.protocols.gt06 import Gt06Adapter
+from ingest.protocols.jt808 import Jt808Adapter
+from trackstream.tracking.v1 import fix_pb2
+from trackstream_kafka import EventPublisher
+from trackstream_s3 import make_client
+
+log = logging.getLogger(__name__)
+MEDIA_BUCKET = "trackstream-media"
+
+
+@dataclass
+class IngestApp:
+    settings: IngestSettings
+    publisher: ManagedPublisher
+    directory: InMemoryDirectory
+    handler: IngestHandler
+    connections: ConnectionRegistry
+    dispatcher: CommandDispatcher
+    servers: dict[str, DeviceServer]
+    #: ports actually bound (settings may ask for 0 in tests)
+    ports: dict[str, int] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Serve until ``stopping`` is set; then close connections and flush Kafka."""
+        await self.publisher.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if isinstance(self.directory, KafkaDirectory):
+                tasks.append(asyncio.create_task(self.directory.run(stopping)))
+                await _first(self.directory.ready.wait(), tasks[-1])
+            tasks.append(asyncio.create_task(self.dispatcher.run(self.settings.kafka, stopping)))
+            await _first(self.dispatcher.caught_up.wait(), tasks[-1])
+            s = self.settings
+            wanted = {"gt06": s.gt06_port, "jt808": s.jt808_port}
+            for name, server in self.servers.items():
+                self.ports[name] = await server.start(s.host, wanted[name])
+            self.ready.set()
+            await stopping.wait()
+        finally:
+            self.ready.clear()
+            for server in self.servers.values():
+                await server.stop()
+            stopping.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, 10)
+            await self.publisher.stop()
+
+
+async def _first(wait: Coroutine[Any, Any, bool], task: asyncio.Task[None]) -> None:
+    """Wait for a readiness event, failing fast if the task behind it died."""
+    waiter = asyncio.ensure_future(wait)
+    done, _ = await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()
+        raise RuntimeError("a background task ended before it was ready")
+
+
+def bootstrap(
+    settings: IngestSettings,
+    *,
+    publisher: ManagedPublisher | None = None,
+    directory: InMemoryDirectory | None = None,
+    media: MediaStore | None = None,
+    clock: Clock | None = None,
+) -> IngestApp:
+    clock = clock or SystemClock()
+    publisher = publisher or EventPublisher.create(settings.kafka, source="/ingest")
+    directory = directory if directory is not None else KafkaDirectory(settings.kafka)
+    media = media or S3MediaStore(make_client(settings.s3), MEDIA_BUCKET)
+    key = settings.identifier_key.get_secret_value().encode()
+    book = CommandBook()
+    handler = IngestHandler(
+        publisher=publisher,
+        directory=directory,
+        media=media,
+        clock=clock,
+        commands=book,
+        identifier_key=key,
+        unknown_device_policy=settings.unknown_device_policy,
+        drop_bad_checksum=settings.drop_bad_checksum,
+    )
+    connections = ConnectionRegistry()
+    dispatcher = CommandDispatcher(
+        book=book,
+        connections=connections,
+        publisher=publisher,
+        clock=clock,
+        default_ttl_s=settings.command_ttl_s,
+    )
+    options = ServerOptions(
+        idle_timeout_s=settings.idle_timeout_s,
+        read_chunk_size=settings.read_chunk_size,
+        max_connections=settings.max_connections,
+        failpoint=settings.failpoint,
+    )
+    gt06_tz = ZoneInfo(settings.gt06_timezone)
+    jt808_tz = ZoneInfo(settings.jt808_timezone)
+
+    def gt06_adapter(session: DeviceSession) -> Gt06Adapter:
+        return Gt06Adapter(max_frame_size=settings.max_frame_size, default_tz=gt06_tz)
+
+    def jt808_adapter(session: DeviceSession) -> Jt808Adapter:
+        return Jt808Adapter(
+            session,
+            max_frame_size=settings.max_frame_size,
+            device_tz=jt808_tz,
+            auth_secret=key,
+            verify_auth_code=settings.jt808_verify_auth_code,
+        )
+
+    servers = {
+        "gt06": DeviceServer(
+            adapter_factory=gt06_adapter,
+            protocol=fix_pb2.PROTOCOL_GT06,
+            name="gt06",
+            handler=handler,
+            connections=connections,
+            options=options,
+            on_identified=dispatcher.device_online,
+        ),
+        "jt808": DeviceServer(
+            adapter_factory=jt808_adapter,
+            protocol=fix_pb2.PROTOCOL_JT808,
+            name="jt808",
+            handler=handler,
+            connections=connections,
+            options=options,
+            on_identified=dispatcher.device_online,
+        ),
+    }
+    return IngestApp(
+        settings=settings,
+        publisher=publisher,
+        directory=directory,
+        handler=handler,
+        connections=connections,
+        dispatcher=dispatcher,
+        servers=servers,
+    )

@@ -1,0 +1,1 @@
+"""Pure ingest domain: what devices report, sessions, commands, and the events they become."""

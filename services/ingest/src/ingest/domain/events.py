@@ -1,0 +1,181 @@
+"""Reports become protobuf events. Pure: builds messages, publishes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ingest.domain.reports import AlarmReport, MediaReport, PositionReport, StatusReport
+from trackstream.tracking.v1 import alarm_pb2, device_pb2, fix_pb2, media_pb2, position_pb2
+from trackstream_protocols.model import Fix
+
+#: namespace of position event ids: the same position retransmitted gets the same ce_id
+_POSITION_IDS = uuid.UUID("6f1c3c52-2f6e-4b8e-9a55-1c1a4c2b7e10")
+
+_FIX_ATTRIBUTES = {"ignition", "odometer", "batteryLevel", "power", "rssi", "sat"}
+#: decoded values that identify a device or its SIM: never published
+_IDENTIFYING = {"iccid", "imei", "imsi", "phone", "driverUniqueId"}
+
+
+def timestamp(when: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(when.astimezone(UTC))
+    return ts
+
+
+def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
+    """Deterministic id of a position: (device, fix time, message serial) is its identity,
+    so consumers deduplicate a retransmission by ``ce_id`` (or by those three fields)."""
+    name = f"{device_id}|{fix_time.astimezone(UTC).isoformat()}|{serial}"
+    return str(uuid.uuid5(_POSITION_IDS, name))
+
+
+def fix_message(fix: Fix) -> fix_pb2.Fix:
+    message = fix_pb2.Fix(
+        fix_time=timestamp(fix.fix_time),
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        speed_kmh=fix.speed_kmh,
+        course_deg=fix.course_deg,
+        valid=fix.valid,
+    )
+    if fix.altitude_m is not None:
+        message.altitude_m = fix.altitude_m
+    if fix.satellites is not None:
+        message.satellites = fix.satellites
+    return message
+
+
+def origin(protocol: int, serial: int, session_id: str, checksum_ok: bool) -> fix_pb2.Origin:
+    return fix_pb2.Origin(
+        protocol=protocol,  # type: ignore[arg-type]
+        message_serial=serial,
+        checksum_mismatch=not checksum_ok,
+        session_id=session_id,
+    )
+
+
+def _text_attributes(attributes: dict[str, object], skip: set[str]) -> dict[str, str]:
+    out = {}
+    for key, value in attributes.items():
+        if key in skip or key in _IDENTIFYING or value is None:
+            continue
+        if isinstance(value, dict | list | tuple | bytes | set):
+            continue
+        out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def position_reported(
+    report: PositionReport,
+    *,
+    device_id: str,
+    received: datetime,
+    origin_: fix_pb2.Origin,
+) -> position_pb2.PositionReported:
+    attrs = report.fix.attributes
+    event = position_pb2.PositionReported(
+        device_id=device_id,
+        fix=fix_message(report.fix),
+        received_time=timestamp(received),
+        origin=origin_,
+        archived=report.archived,
+        attributes=_text_attributes(attrs, _FIX_ATTRIBUTES),
+    )
+    _common_status(event, attrs)
+    if isinstance(attrs.get("odometer"), int | float):
+        event.odometer_m = float(attrs["odometer"])  # type: ignore[arg-type]
+    return event
+
+
+def _common_status(
+    event: position_pb2.PositionReported | device_pb2.DeviceStatusReported,
+    attrs: dict[str, object],
+) -> None:
+    if isinstance(attrs.get("ignition"), bool):
+        event.ignition = bool(attrs["ignition"])
+    battery = attrs.get("batteryLevel")
+    if isinstance(battery, int | float) and 0 <= battery <= 100:
+        event.battery_percent = int(battery)
+    power = attrs.get("power")
+    if isinstance(power, int | float):
+        event.external_power_v = float(power)
+    rssi = attrs.get("rssi")
+    if isinstance(rssi, int):
+        event.rssi = rssi
+
+
+def status_reported(
+    report: StatusReport, *, device_id: str, received: datetime, origin_: fix_pb2.Origin
+) -> device_pb2.DeviceStatusReported:
+    attrs = report.attributes
+    event = device_pb2.DeviceStatusReported(
+        device_id=device_id,
+        status_time=timestamp(report.time or received),
+        origin=origin_,
+        attributes=_text_attributes(attrs, _FIX_ATTRIBUTES | {"charge", "blocked"}),
+    )
+    _common_status(event, attrs)
+    if isinstance(attrs.get("charge"), bool):
+        event.charging = bool(attrs["charge"])
+    if isinstance(attrs.get("blocked"), bool):
+        event.blocked = bool(attrs["blocked"])
+    return event
+
+
+def alarms_reported(
+    report: AlarmReport, *, device_id: str, received: datetime, origin_: fix_pb2.Origin
+) -> list[alarm_pb2.DeviceAlarmReported]:
+    """One event per alarm type (a frame can raise several at once)."""
+    events = []
+    for alarm_type in report.alarm_types:
+        event = alarm_pb2.DeviceAlarmReported(
+            device_id=device_id,
+            alarm_type=alarm_type,
+            protocol_code=report.code,
+            alarm_time=timestamp(report.time or received),
+            received_time=timestamp(received),
+            origin=origin_,
+            attributes=_text_attributes(report.attributes, set()),
+        )
+        if report.fix is not None:
+            event.fix.CopyFrom(fix_message(report.fix))
+        events.append(event)
+    return events
+
+
+def media_uploaded(
+    report: MediaReport,
+    *,
+    device_id: str,
+    bucket: str,
+    object_key: str,
+    sha256: str,
+    received: datetime,
+) -> media_pb2.MediaUploaded:
+    kinds = {"image": 1, "audio": 2, "video": 3}
+    event = media_pb2.MediaUploaded(
+        device_id=device_id,
+        media_id=report.media_id,
+        media_type=kinds.get(report.media_type, 0),  # type: ignore[arg-type]
+        content_type=report.content_type,
+        bucket=bucket,
+        object_key=object_key,
+        size_bytes=len(report.data),
+        sha256=sha256,
+        event_code=report.event_code,
+        channel=report.channel,
+        received_time=timestamp(received),
+    )
+    if report.fix is not None:
+        event.fix.CopyFrom(fix_message(report.fix))
+    return event
+
+
+def media_object_key(device_id: str, report: MediaReport, received: datetime, sha256: str) -> str:
+    """``{device_id}/{yyyy}/{mm}/{dd}/{media_id}-{sha8}.{ext}``: one prefix lists a device's
+    media (what erasure needs), and the same upload always lands on the same key."""
+    day = received.astimezone(UTC)
+    return f"{device_id}/{day:%Y/%m/%d}/{report.media_id}-{sha256[:8]}.{report.extension}"
