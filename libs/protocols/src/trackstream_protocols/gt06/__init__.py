@@ -2,8 +2,9 @@
 
 Shape (style.md §8): a frame splitter (:class:`Gt06FrameSplitter`, byte stream -> frames), a
 decoder (:func:`decode`, frame -> typed message) and an encoder (acknowledgements, time
-response, 0x80 commands). Pure: no I/O. Everything raised for bad input is a
-:class:`~trackstream_protocols.errors.ProtocolError`.
+response, 0x80 commands); :mod:`.device` builds the frames a device sends (login, location,
+heartbeat, alarm, command reply) for simulators and tests. Pure: no I/O. Everything raised for
+bad input is a :class:`~trackstream_protocols.errors.ProtocolError`.
 
 Typical use per connection::
 
@@ -19,6 +20,18 @@ Typical use per connection::
 """
 
 from trackstream_protocols.gt06.decoder import DECODED_PROTOCOLS, decode
+from trackstream_protocols.gt06.device import (
+    ALARM_OVERSPEED,
+    ALARM_POWER_CUT,
+    ALARM_SOS,
+    encode_alarm,
+    encode_command_reply,
+    encode_heartbeat,
+    encode_location,
+    encode_login,
+    terminal_info,
+    timezone_word,
+)
 from trackstream_protocols.gt06.encoder import (
     ENGINE_RESUME,
     ENGINE_STOP,
@@ -56,6 +69,9 @@ from trackstream_protocols.gt06.tables import ALARM_CODES, DASHCAM_EVENT_CODES
 
 __all__ = [
     "ALARM_CODES",
+    "ALARM_OVERSPEED",
+    "ALARM_POWER_CUT",
+    "ALARM_SOS",
     "DASHCAM_EVENT_CODES",
     "DECODED_PROTOCOLS",
     "DEFAULT_MAX_FRAME_SIZE",
@@ -79,11 +95,18 @@ __all__ = [
     "decode",
     "encode_ack",
     "encode_address_response",
+    "encode_alarm",
     "encode_command",
+    "encode_command_reply",
     "encode_frame",
+    "encode_heartbeat",
+    "encode_location",
+    "encode_login",
     "encode_time_response",
     "engine_resume_command",
     "engine_stop_command",
     "needs_ack",
     "parse_frame",
+    "terminal_info",
+    "timezone_word",
 ]
