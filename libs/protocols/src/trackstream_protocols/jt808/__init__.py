@@ -17,12 +17,26 @@ Typical ingest flow::
         if needed is not None:
             send(encode_response(needed, next_serial(), auth_code=...))
 
+Terminal-side builders (register, authenticate, location, batch, heartbeat, terminal response)
+live in :mod:`.device`, for simulators and tests.
+
 Sources: docs/protocols.md §5 and §9, the JT/T 808-2013/2019 layouts as implemented by public
 codecs (SmallChi/JT808, cuteLittleDevil/go-jt808, Traccar's ``Jt808ProtocolDecoder``); no code
 was copied.
 """
 
 from trackstream_protocols.jt808.decoder import Jt808Decoder, Jt808Packet, positions
+from trackstream_protocols.jt808.device import (
+    encode_authenticate,
+    encode_heartbeat,
+    encode_location,
+    encode_location_batch,
+    encode_register,
+    encode_terminal_response,
+    location_body,
+    split_batches,
+    status_flags,
+)
 from trackstream_protocols.jt808.encoder import (
     Jt808Parameter,
     ParamType,
@@ -132,22 +146,31 @@ __all__ = [
     "UnknownMessage",
     "alarm_names",
     "decode_location",
+    "encode_authenticate",
     "encode_frame",
     "encode_frames",
     "encode_general_response",
+    "encode_heartbeat",
+    "encode_location",
+    "encode_location_batch",
     "encode_multimedia_response",
+    "encode_register",
     "encode_register_response",
     "encode_resend_request",
     "encode_response",
     "encode_set_parameters",
     "encode_take_photo",
     "encode_terminal_control",
+    "encode_terminal_response",
     "encode_text_message",
     "escape",
+    "location_body",
     "parse_header",
     "positions",
     "required_response",
+    "split_batches",
     "standard_parameter",
+    "status_flags",
     "unescape",
     "xor_checksum",
 ]
