@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from ingest.adapters.directory import reader_of
 from ingest.adapters.metrics import COMMANDS
 from ingest.adapters.tcp_server import Connection, ConnectionRegistry
 from ingest.domain import events
@@ -136,19 +137,9 @@ class CommandDispatcher:
     # ------------------------------------------------------------------ the Kafka side
 
     async def run(self, settings: KafkaSettings, stopping: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="ingest-commands",
-        )
-        await consumer.start()
+        consumer = await reader_of(settings, [COMMAND_RESULTS, COMMANDS_TOPIC], "ingest-commands")
         try:
-            partitions = []
-            for topic in (COMMAND_RESULTS, COMMANDS_TOPIC):
-                for p in sorted(await consumer.partitions_for_topic(topic) or ()):
-                    partitions.append(TopicPartition(topic, p))
-            consumer.assign(partitions)
+            partitions = sorted(consumer.assignment())
             since_ms = int((time.time() - self._default_ttl.total_seconds()) * 1000)
             offsets = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
             ends = await consumer.end_offsets(partitions)

@@ -6,13 +6,36 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from ingest.ports import Registration
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_kafka.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+async def reader_of(settings: KafkaSettings, topics: list[str], client_id: str) -> AIOKafkaConsumer:
+    """A started consumer that reads every partition of ``topics`` outside any group (each
+    instance sees everything), positioned nowhere in particular: callers seek."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=client_id,
+    )
+    await consumer.start()
+    for _ in range(200):
+        assigned = consumer.assignment()
+        if {tp.topic for tp in assigned} == set(topics):
+            return consumer
+        await asyncio.sleep(0.05)
+    await consumer.stop()
+    raise RuntimeError(f"no partitions for {', '.join(topics)}: run provisioning")
+
+
 REGISTRY_TOPIC = "identity.device-registry.v1"
 
 
@@ -51,19 +74,9 @@ class KafkaDirectory(InMemoryDirectory):
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="ingest-directory",
-        )
-        await consumer.start()
+        consumer = await reader_of(self._settings, [REGISTRY_TOPIC], "ingest-directory")
         try:
-            partitions = [
-                TopicPartition(REGISTRY_TOPIC, p)
-                for p in sorted(await consumer.partitions_for_topic(REGISTRY_TOPIC) or ())
-            ]
-            consumer.assign(partitions)
+            partitions = sorted(consumer.assignment())
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
             behind = {tp for tp in partitions if end[tp] > 0}

@@ -61,7 +61,9 @@ class Gt06Adapter:
             model = f"{message.type_id:04X}" if message.type_id is not None else ""
             reports.append(Identify(message.imei, model=model, timezone=message.timezone))
         if fix is not None:
-            reports.append(PositionReport(fix, serial))
+            reports.append(
+                PositionReport(fix, serial, archived=bool(fix.attributes.get("archive")))
+            )
         if isinstance(message, gt06.Gt06Alarm | gt06.Gt06DashcamAlarm):
             names = _alarm_names(message.alarm)
             if names:
