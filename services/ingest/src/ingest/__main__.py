@@ -11,14 +11,18 @@ from trackstream_servicekit import ServiceRunner
 
 def main() -> None:
     settings = IngestSettings()
-    app = bootstrap(settings)
     runner = ServiceRunner("ingest", settings)
 
-    async def ready() -> bool:
-        return app.ready.is_set()
+    async def serve(stopping: asyncio.Event) -> None:
+        app = bootstrap(settings)  # inside the loop: the Kafka clients bind to it
 
-    runner.add_readiness_check("device servers", ready)
-    asyncio.run(runner.run(app.run))
+        async def ready() -> bool:
+            return app.ready.is_set()
+
+        runner.add_readiness_check("device servers", ready)
+        await app.run(stopping)
+
+    asyncio.run(runner.run(serve))
 
 
 if __name__ == "__main__":
