@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from google.protobuf.message import Message
 from opentelemetry import trace
 
-from trackstream_events.envelope import Envelope
+from trackstream_events.envelope import Envelope, uuid7
 from trackstream_events.registry import type_name
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_obs.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES, PUBLISH_SECONDS
 from trackstream_obs.tracing import current_traceparent
 
 _tracer = trace.get_tracer("trackstream.kafka")
+_DEFAULT_PARTITIONER = DefaultPartitioner()
 #: topic, key, value, headers
 _Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+@functools.cache
+def _published(topic: str, event_type: str) -> Any:
+    return EVENTS_PUBLISHED.labels(topic, event_type)
+
+
+@functools.cache
+def _publish_seconds(topic: str) -> Any:
+    return PUBLISH_SECONDS.labels(topic)
 
 
 class PublishError(Exception):
@@ -42,6 +56,28 @@ class Outgoing:
     event_id: str | None = None
 
 
+class CachedPartitioner:
+    """Kafka's default key partitioning (murmur2, as the Java client), remembered per key:
+    the same devices publish again and again, and aiokafka's murmur2 is pure Python."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._cache: dict[tuple[bytes, int], int] = {}
+        self._max_keys = max_keys
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return _DEFAULT_PARTITIONER(key, all_partitions, available)  # type: ignore[no-any-return]
+        slot = (key, len(all_partitions))
+        partition = self._cache.get(slot)
+        if partition is None:
+            if len(self._cache) >= self._max_keys:
+                self._cache.clear()
+            partition = self._cache[slot] = all_partitions[
+                (murmur2(key) & 0x7FFFFFFF) % len(all_partitions)
+            ]
+        return partition
+
+
 def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
     """An idempotent producer (acks=all): its own retries after a broker restart or a leader
     change never write a record twice, and per-key order holds."""
@@ -55,6 +91,7 @@ def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProduce
         compression_type=settings.compression_type,
         request_timeout_ms=settings.delivery_timeout_ms,
         retry_backoff_ms=200,
+        partitioner=CachedPartitioner(),
     )
 
 
@@ -106,7 +143,7 @@ class EventPublisher:
             ]
             await self._send_records(records)
         for item, envelope in zip(items, envelopes, strict=True):
-            EVENTS_PUBLISHED.labels(item.topic, envelope.type).inc()
+            _published(item.topic, envelope.type).inc()
         return envelopes
 
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
@@ -127,17 +164,18 @@ class EventPublisher:
     def _envelope(
         self, item: Outgoing, traceparent: str | None, tracestate: str | None
     ) -> Envelope:
-        etype = type_name(item.event)
-        if item.cause is not None:
-            envelope = item.cause.caused(type=etype, source=self._source, subject=item.key)
-        else:
-            envelope = Envelope(type=etype, source=self._source, subject=item.key)
-        envelope = envelope.with_trace(traceparent, tracestate)
-        if item.time is not None:
-            envelope = replace(envelope, time=item.time)
-        if item.event_id is not None:
-            envelope = replace(envelope, id=item.event_id)
-        return envelope
+        cause = item.cause
+        return Envelope(
+            type=type_name(item.event),
+            source=self._source,
+            subject=item.key,
+            id=item.event_id or uuid7(),
+            time=item.time or datetime.now(UTC),
+            traceparent=traceparent,
+            tracestate=tracestate,
+            correlation_id=(cause.correlation_id or cause.id) if cause else None,
+            causation_id=cause.id if cause else None,
+        )
 
     async def _send_records(self, records: Sequence[_Record]) -> None:
         started = time.perf_counter()
@@ -157,6 +195,4 @@ class EventPublisher:
             raise PublishError(f"{records[0][0]}: not acknowledged: {failures[0]!r}") from failures[
                 0
             ]
-        elapsed = time.perf_counter() - started
-        for topic, *_ in records:
-            PUBLISH_SECONDS.labels(topic).observe(elapsed)
+        _publish_seconds(records[0][0]).observe(time.perf_counter() - started)

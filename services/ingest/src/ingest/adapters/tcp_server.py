@@ -150,9 +150,8 @@ class DeviceServer:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(
-                        reader.read(self._options.read_chunk_size), self._options.idle_timeout_s
-                    )
+                    async with asyncio.timeout(self._options.idle_timeout_s):
+                        data = await reader.read(self._options.read_chunk_size)
                 except TimeoutError:
                     connection.closing_reason = device_pb2.DISCONNECT_REASON_IDLE_TIMEOUT
                     reason_label = "idle_timeout"

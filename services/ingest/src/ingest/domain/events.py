@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -11,6 +11,8 @@ from ingest.domain.reports import AlarmReport, MediaReport, PositionReport, Stat
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, fix_pb2, media_pb2, position_pb2
 from trackstream_protocols.model import Fix
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 #: namespace of position event ids: the same position retransmitted gets the same ce_id
 _POSITION_IDS = uuid.UUID("6f1c3c52-2f6e-4b8e-9a55-1c1a4c2b7e10")
 
@@ -20,9 +22,9 @@ _IDENTIFYING = {"iccid", "imei", "imsi", "phone", "driverUniqueId"}
 
 
 def timestamp(when: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(when.astimezone(UTC))
-    return ts
+    """A protobuf Timestamp of an aware datetime (microsecond precision)."""
+    micros = (when - _EPOCH) // _MICROSECOND
+    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
 
 
 def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
