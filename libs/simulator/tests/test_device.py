@@ -11,16 +11,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from trackstream_simulator.device import DeviceSettings, VirtualDevice
-from trackstream_simulator.fleet import dialect_for
-from trackstream_simulator.identities import gt06_identity, jt808_identity
-from trackstream_simulator.route import generate_route
-from trackstream_simulator.stats import Counters, Ledger
 
 from libs.protocols.tests.plausibility import verify_position
 from libs.simulator.tests.fake_server import FakeServer, Received
 from trackstream_protocols import gt06, jt808
 from trackstream_protocols.model import Fix
+from trackstream_simulator.device import DeviceSettings, VirtualDevice
+from trackstream_simulator.fleet import dialect_for
+from trackstream_simulator.identities import gt06_identity, jt808_identity
+from trackstream_simulator.route import generate_route
+from trackstream_simulator.stats import Counters, Ledger
 
 SEED = 7
 START = datetime(2026, 5, 1, 8, 0, 0, tzinfo=UTC)

@@ -13,6 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from libs.protocols.tests.plausibility import verify_position
+from libs.simulator.tests.fake_server import FakeServer
+from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
+from trackstream_events.pseudonyms import identifier_hmac
+from trackstream_protocols import gt06, jt808
+from trackstream_protocols.model import Fix
 from trackstream_simulator import cli
 from trackstream_simulator.fleet import (
     EXIT_INCOMPLETE,
@@ -30,13 +37,6 @@ from trackstream_simulator.registry import (
     register_fleet,
 )
 from trackstream_simulator.stats import Counters, Ledger, Summary
-
-from libs.protocols.tests.plausibility import verify_position
-from libs.simulator.tests.fake_server import FakeServer
-from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
-from trackstream_events.pseudonyms import identifier_hmac
-from trackstream_protocols import gt06, jt808
-from trackstream_protocols.model import Fix
 from trackstream_testing import FakePublisher
 
 FAST: dict[str, Any] = {

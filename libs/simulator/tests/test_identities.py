@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
+from trackstream_events.pseudonyms import normalise_identifier
+from trackstream_protocols.jt808 import Jt808Address
 from trackstream_simulator.identities import (
     device_id_for,
     gt06_identity,
@@ -15,9 +18,6 @@ from trackstream_simulator.identities import (
     owner_account_id_for,
     phone_for,
 )
-
-from trackstream_events.pseudonyms import normalise_identifier
-from trackstream_protocols.jt808 import Jt808Address
 
 #: IMEIs of real devices (logins in libs/protocols/tests/gt06_frames.py) and Wikipedia's example
 REAL_IMEIS = [

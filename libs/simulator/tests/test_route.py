@@ -6,6 +6,7 @@ import itertools
 import math
 
 import pytest
+
 from trackstream_simulator.route import (
     DEFAULT_CENTRE,
     EARTH_RADIUS_M,

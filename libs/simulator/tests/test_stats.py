@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from trackstream_simulator.stats import (
     Counters,
     Ledger,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from ingest.bootstrap import IngestApp, bootstrap
 from ingest.config import IngestSettings
-
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing

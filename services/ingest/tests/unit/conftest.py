@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+
 from ingest.adapters.directory import InMemoryDirectory
 from ingest.bootstrap import IngestApp, bootstrap
 from ingest.config import IngestSettings
-
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_testing import FakePublisher

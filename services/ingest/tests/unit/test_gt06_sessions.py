@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC
 
 import pytest
+
 from ingest.domain.commands import Command
 from ingest.domain.events import position_event_id
-
 from services.ingest.tests.unit.conftest import Harness, closed, read_exactly
 from trackstream.tracking.v1 import command_pb2, device_pb2, position_pb2, quarantine_pb2
 from trackstream_kafka import PublishError
