@@ -1,0 +1,142 @@
+"""Frames per second from TCP into Kafka: devices → ingest (its own process) → Kafka, each
+device waiting for the ACK of every frame, against a raw aiokafka producer loop sending the
+same PositionReported payloads with the same producer settings and the same concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import socket
+import time
+import uuid
+from typing import cast
+
+from benchmarks.common import Result, route_fixes
+from benchmarks.ingest_process import IngestProcess, register
+from ingest.domain import events
+from ingest.domain.reports import PositionReport
+from trackstream_events.envelope import Envelope
+from trackstream_kafka import KafkaSettings
+from trackstream_kafka.publisher import make_producer
+from trackstream_protocols.gt06 import device as gt06_device
+
+TARGET = 0.5
+TOPIC = "tracking.positions.v1"
+ACK_SIZE = 10  # a GT06 ACK: 78 78 05 proto serial(2) crc(2) 0d 0a
+
+
+def imei_of(n: int, run: int) -> str:
+    return f"35{run:05d}{n:08d}"
+
+
+async def raw_producer(devices: int, per_device: int) -> float:
+    settings = KafkaSettings()
+    producer = make_producer(settings, client_id="bench-raw")
+    await producer.start()
+    origin = events.origin(1, 0, "bench", True)
+    payloads = {}
+    for d in range(devices):
+        device_id = f"bench-raw-{d}"
+        payloads[device_id] = [
+            (
+                events.position_reported(
+                    PositionReport(fix, i),
+                    device_id=device_id,
+                    received=fix.fix_time,
+                    origin_=origin,
+                ).SerializeToString(),
+                Envelope(
+                    type="trackstream.tracking.v1.PositionReported",
+                    source="/bench",
+                    subject=device_id,
+                ).to_headers(),
+            )
+            for i, fix in enumerate(route_fixes(per_device, lane=d))
+        ]
+
+    async def device(device_id: str) -> None:
+        for value, headers in payloads[device_id]:
+            await producer.send_and_wait(
+                TOPIC, value=value, key=device_id.encode(), headers=headers
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(device(d) for d in payloads))
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    return devices * per_device / elapsed
+
+
+async def through_ingest(devices: int, per_device: int) -> float:
+    run = uuid.uuid4().int % 100_000
+    imeis = {imei_of(n, run): f"bench-{run}-{n}" for n in range(devices)}
+    await register(imeis)
+    frames = {
+        imei: [
+            gt06_device.encode_location(fix, serial=(i + 2) % 65536)
+            for i, fix in enumerate(route_fixes(per_device, lane=n))
+        ]
+        for n, imei in enumerate(imeis)
+    }
+    async with IngestProcess() as ingest:
+        elapsed = await asyncio.to_thread(drive, ingest.gt06_port, imeis, frames)
+    return devices * per_device / elapsed
+
+
+def drive(port: int, imeis: dict[str, str], frames: dict[str, list[bytes]]) -> float:
+    """The devices, as cheaply as Python allows (non-blocking sockets and one selector, no
+    asyncio), so the client takes as little CPU from ingest as possible on a small machine.
+    Each device sends its next frame only after the ACK of the previous one."""
+    sel = selectors.DefaultSelector()
+    pending: dict[socket.socket, list[bytes]] = {}
+    for imei in imeis:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(gt06_device.encode_login(imei, serial=1))
+        _read_ack(sock)
+        sock.setblocking(False)
+        pending[sock] = list(reversed(frames[imei]))
+    started = time.perf_counter()
+    for sock, queue in pending.items():
+        sock.send(queue.pop())
+        sel.register(sock, selectors.EVENT_READ)
+    open_devices = len(pending)
+    while open_devices:
+        for key, _ in sel.select(timeout=30):
+            sock = cast(socket.socket, key.fileobj)
+            ack = sock.recv(ACK_SIZE)
+            assert len(ack) == ACK_SIZE, "ingest closed a connection or split an ACK"
+            queue = pending[sock]
+            if queue:
+                sock.send(queue.pop())
+            else:
+                sel.unregister(sock)
+                sock.close()
+                open_devices -= 1
+    return time.perf_counter() - started
+
+
+def _read_ack(sock: socket.socket) -> None:
+    data = b""
+    while len(data) < ACK_SIZE:
+        chunk = sock.recv(ACK_SIZE - len(data))
+        assert chunk, "ingest closed the connection"
+        data += chunk
+
+
+def run(devices: int = 100, per_device: int = 100) -> Result:
+    baseline = asyncio.run(raw_producer(devices, per_device))
+    value = asyncio.run(through_ingest(devices, per_device))
+    return Result(
+        name="tcp -> kafka (gt06)",
+        value=value,
+        baseline=baseline,
+        unit="frames/s",
+        ratio=value / baseline,
+        target=TARGET,
+        details={"devices": devices, "frames_per_device": per_device},
+    )
+
+
+if __name__ == "__main__":
+    print(run().line())
