@@ -50,6 +50,8 @@ class IngestProcess:
             **os.environ,
             "INGEST_GT06_PORT": str(self.gt06_port),
             "INGEST_JT808_PORT": str(free_port()),
+            "INGEST_OSMAND_PORT": str(free_port()),
+            "INGEST_OPS_PORT": "0",
             "INGEST_IDENTIFIER_KEY": KEY.decode(),
             "INGEST_LOG_LEVEL": "WARNING",
         }

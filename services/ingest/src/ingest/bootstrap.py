@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from ingest.adapters.commands import CommandDispatcher, SystemClock
 from ingest.adapters.directory import InMemoryDirectory, KafkaDirectory
 from ingest.adapters.media_store import S3MediaStore
+from ingest.adapters.osmand_server import OsmandServer
 from ingest.adapters.tcp_server import ConnectionRegistry, DeviceServer, ServerOptions
 from ingest.config import IngestSettings
 from ingest.domain.commands import CommandBook
@@ -38,7 +39,7 @@ class IngestApp:
     handler: IngestHandler
     connections: ConnectionRegistry
     dispatcher: CommandDispatcher
-    servers: dict[str, DeviceServer]
+    servers: dict[str, DeviceServer | OsmandServer]
     #: ports actually bound (settings may ask for 0 in tests)
     ports: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -54,7 +55,7 @@ class IngestApp:
             tasks.append(asyncio.create_task(self.dispatcher.run(self.settings.kafka, stopping)))
             await _first(self.dispatcher.caught_up.wait(), tasks[-1])
             s = self.settings
-            wanted = {"gt06": s.gt06_port, "jt808": s.jt808_port}
+            wanted = {"gt06": s.gt06_port, "jt808": s.jt808_port, "osmand": s.osmand_port}
             for name, server in self.servers.items():
                 self.ports[name] = await server.start(s.host, wanted[name])
             self.ready.set()
@@ -133,7 +134,7 @@ def bootstrap(
             verify_auth_code=settings.jt808_verify_auth_code,
         )
 
-    servers = {
+    servers: dict[str, DeviceServer | OsmandServer] = {
         "gt06": DeviceServer(
             adapter_factory=gt06_adapter,
             protocol=fix_pb2.PROTOCOL_GT06,
@@ -151,6 +152,12 @@ def bootstrap(
             connections=connections,
             options=options,
             on_identified=dispatcher.device_online,
+        ),
+        "osmand": OsmandServer(
+            handler=handler,
+            connections=connections,
+            options=options,
+            speed_unit=settings.osmand_speed_unit,
         ),
     }
     return IngestApp(

@@ -29,6 +29,8 @@ class IngestSettings(ServiceSettings):
     max_frame_size: int = 16 * 1024
     read_chunk_size: int = 16 * 1024
     max_connections: int = 20_000
+    #: unit of the OsmAnd query form's ``speed`` (Traccar's osmand.speed: kn, kmh, mps, mph)
+    osmand_speed_unit: Literal["kn", "kmh", "mps", "mph"] = "kn"
     #: frames whose checksum does not match: kept and flagged on the event, or dropped
     drop_bad_checksum: bool = False
     #: devices that are not in the registry: refused, or accepted into tracking.quarantine.v1

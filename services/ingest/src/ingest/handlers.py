@@ -131,6 +131,8 @@ class IngestHandler:
             return False
         session.device_id = registration.device_id
         session.state = SessionState.ACTIVE
+        if not report.announce:
+            return True
         out.append(
             Outgoing(
                 SESSIONS,

@@ -71,6 +71,7 @@ async def start_ingest() -> AsyncIterator[StartIngest]:
         settings = IngestSettings(
             gt06_port=0,
             jt808_port=0,
+            osmand_port=0,
             identifier_key=KEY.decode(),  # type: ignore[arg-type]
             **overrides,
         )

@@ -32,6 +32,8 @@ def start_ingest(port: int, failpoint: str = "") -> subprocess.Popen[bytes]:
         **os.environ,
         "INGEST_GT06_PORT": str(port),
         "INGEST_JT808_PORT": str(free_port()),
+        "INGEST_OSMAND_PORT": str(free_port()),
+        "INGEST_OPS_PORT": "0",
         "INGEST_IDENTIFIER_KEY": KEY.decode(),
         "INGEST_FAILPOINT": failpoint,
     }

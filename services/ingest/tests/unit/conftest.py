@@ -62,6 +62,7 @@ def make_harness(**overrides: object) -> Harness:
     settings = IngestSettings(
         gt06_port=0,
         jt808_port=0,
+        osmand_port=0,
         identifier_key=KEY.decode(),  # type: ignore[arg-type]
         idle_timeout_s=5,
         **overrides,  # type: ignore[arg-type]

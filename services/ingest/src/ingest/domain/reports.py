@@ -18,6 +18,8 @@ class Identify:
     edition: str = ""
     #: the zone its clock runs in, when the login said
     timezone: tzinfo | None = None
+    #: connection-oriented protocols announce sessions (DeviceConnected); HTTP ones do not
+    announce: bool = True
 
 
 @dataclass(frozen=True, slots=True)
