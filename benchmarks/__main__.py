@@ -1,0 +1,22 @@
+"""Run every benchmark and print the ratios: ``python -m benchmarks``."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import decode, idle_memory, ingest_pipeline
+from benchmarks.common import save
+
+
+def main() -> int:
+    results = []
+    for bench in (decode, ingest_pipeline, idle_memory):
+        result = bench.run()
+        print(result.line(), flush=True)
+        results.append(result)
+    print(f"results: {save(results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
