@@ -15,7 +15,12 @@ from ingest.adapters.commands import CommandDispatcher, SystemClock
 from ingest.adapters.directory import InMemoryDirectory, KafkaDirectory
 from ingest.adapters.media_store import S3MediaStore
 from ingest.adapters.osmand_server import OsmandServer
-from ingest.adapters.tcp_server import ConnectionRegistry, DeviceServer, ServerOptions
+from ingest.adapters.tcp_server import (
+    ConnectionRegistry,
+    ConnectionServer,
+    DeviceServer,
+    ServerOptions,
+)
 from ingest.config import IngestSettings
 from ingest.domain.commands import CommandBook
 from ingest.domain.session import DeviceSession
@@ -39,7 +44,7 @@ class IngestApp:
     handler: IngestHandler
     connections: ConnectionRegistry
     dispatcher: CommandDispatcher
-    servers: dict[str, DeviceServer | OsmandServer]
+    servers: dict[str, ConnectionServer]
     #: ports actually bound (settings may ask for 0 in tests)
     ports: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -134,7 +139,7 @@ def bootstrap(
             verify_auth_code=settings.jt808_verify_auth_code,
         )
 
-    servers: dict[str, DeviceServer | OsmandServer] = {
+    servers: dict[str, ConnectionServer] = {
         "gt06": DeviceServer(
             adapter_factory=gt06_adapter,
             protocol=fix_pb2.PROTOCOL_GT06,

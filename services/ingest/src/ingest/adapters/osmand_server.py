@@ -11,8 +11,8 @@ import asyncio
 import logging
 from http import HTTPStatus
 
-from ingest.adapters.metrics import CLOSED, CONNECTIONS, FRAMES
-from ingest.adapters.tcp_server import ConnectionRegistry, ServerOptions
+from ingest.adapters.metrics import FRAMES
+from ingest.adapters.tcp_server import ConnectionRegistry, ConnectionServer, ServerOptions
 from ingest.domain.reports import Identify, Inbound, PositionReport, Report, StatusReport
 from ingest.domain.session import DeviceRejected, DeviceSession, SessionState
 from ingest.handlers import IngestHandler
@@ -35,7 +35,7 @@ def reports_of(report: osmand.OsmandReport) -> tuple[Report, ...]:
     return tuple(found)
 
 
-class OsmandServer:
+class OsmandServer(ConnectionServer):
     def __init__(
         self,
         *,
@@ -44,51 +44,9 @@ class OsmandServer:
         options: ServerOptions,
         speed_unit: osmand.SpeedUnit = "kn",
     ) -> None:
+        super().__init__(name=NAME, connections=connections, options=options)
         self._handler = handler
-        self._connections = connections
-        self._options = options
         self._speed_unit = speed_unit
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._accept, host, port, backlog=1024)
-        bound = int(self._server.sockets[0].getsockname()[1])
-        log.info("device server listening", extra={"protocol": NAME, "port": bound})
-        return bound
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        if self._connections.open >= self._options.max_connections:
-            CLOSED.labels(NAME, "too_many_connections").inc()
-            writer.close()
-            self._tasks.discard(task)
-            return
-        self._connections.open += 1
-        CONNECTIONS.labels(NAME).inc()
-        reason = "closed_by_device"
-        try:
-            reason = await self._serve(reader, writer)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._connections.open -= 1
-            CONNECTIONS.labels(NAME).dec()
-            CLOSED.labels(NAME, reason).inc()
-            writer.close()
-            self._tasks.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         parser = osmand.HttpRequestParser()

@@ -8,6 +8,7 @@ acknowledgements. Garbage closes that connection alone, with a logged reason and
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -82,25 +83,16 @@ class ServerOptions:
     failpoint: str = ""
 
 
-class DeviceServer:
+class ConnectionServer(abc.ABC):
+    """A listening socket whose connections each run :meth:`_serve`: the connection cap, the
+    connection gauge, the close-reason counter, and a stop that closes every connection."""
+
     def __init__(
-        self,
-        *,
-        adapter_factory: Callable[[DeviceSession], ProtocolAdapter],
-        protocol: int,
-        name: str,
-        handler: IngestHandler,
-        connections: ConnectionRegistry,
-        options: ServerOptions,
-        on_identified: Callable[[Connection], Awaitable[None]],
+        self, *, name: str, connections: ConnectionRegistry, options: ServerOptions
     ) -> None:
-        self._adapter_factory = adapter_factory
-        self._protocol = protocol
         self.name = name
-        self._handler = handler
         self._connections = connections
         self._options = options
-        self._on_identified = on_identified
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -123,26 +115,56 @@ class DeviceServer:
         if self._server is not None:
             await self._server.wait_closed()
 
+    @abc.abstractmethod
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """Serve one connection until it ends; returns why it ended (a metric label)."""
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        reason = "too_many_connections"
         try:
             if self._connections.open >= self._options.max_connections:
-                CLOSED.labels(self.name, "too_many_connections").inc()
-                writer.close()
                 return
             self._connections.open += 1
             CONNECTIONS.labels(self.name).inc()
             try:
-                await self._serve(reader, writer)
+                reason = await self._serve(reader, writer)
+            except ConnectionError:
+                reason = "connection_reset"
+            except asyncio.CancelledError:
+                reason = "server_shutdown"
             finally:
                 self._connections.open -= 1
                 CONNECTIONS.labels(self.name).dec()
         finally:
+            CLOSED.labels(self.name, reason).inc()
+            writer.close()
             self._tasks.discard(task)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+class DeviceServer(ConnectionServer):
+    """GT06 and JT/T 808: framed binary protocols over long-lived TCP connections."""
+
+    def __init__(
+        self,
+        *,
+        adapter_factory: Callable[[DeviceSession], ProtocolAdapter],
+        protocol: int,
+        name: str,
+        handler: IngestHandler,
+        connections: ConnectionRegistry,
+        options: ServerOptions,
+        on_identified: Callable[[Connection], Awaitable[None]],
+    ) -> None:
+        super().__init__(name=name, connections=connections, options=options)
+        self._adapter_factory = adapter_factory
+        self._protocol = protocol
+        self._handler = handler
+        self._on_identified = on_identified
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         session = DeviceSession(session_id=uuid7(), protocol=self._protocol)
         adapter = self._adapter_factory(session)
         connection = Connection(session, adapter, writer)
@@ -202,10 +224,10 @@ class DeviceServer:
             connection.closing_reason = device_pb2.DISCONNECT_REASON_SERVER_SHUTDOWN
             reason_label = "server_shutdown"
         finally:
-            CLOSED.labels(self.name, reason_label).inc()
             self._connections.unregister(connection)
             writer.close()
             await self._disconnected(connection)
+        return reason_label
 
     async def _disconnected(self, connection: Connection) -> None:
         session = connection.session
