@@ -20,7 +20,7 @@ from trackstream_events.envelope import Envelope, uuid7
 from trackstream_events.registry import type_name
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_obs.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES, PUBLISH_SECONDS
-from trackstream_obs.tracing import current_traceparent
+from trackstream_obs.tracing import current_traceparent, trace_this
 
 _tracer = trace.get_tracer("trackstream.kafka")
 _DEFAULT_PARTITIONER = DefaultPartitioner()
@@ -36,6 +36,13 @@ def _published(topic: str, event_type: str) -> Any:
 @functools.cache
 def _publish_seconds(topic: str) -> Any:
     return PUBLISH_SECONDS.labels(topic)
+
+
+async def _settled(ack: asyncio.Future[object]) -> object:
+    try:
+        return await ack
+    except Exception as err:  # reported like gather(return_exceptions=True)
+        return err
 
 
 class PublishError(Exception):
@@ -132,18 +139,26 @@ class EventPublisher:
         acknowledgements overlap. Raises :class:`PublishError` if any was not acknowledged."""
         if not items:
             return []
-        with _tracer.start_as_current_span(
-            f"publish {items[0].topic}", kind=trace.SpanKind.PRODUCER
-        ):
-            traceparent, tracestate = current_traceparent()
-            envelopes = [self._envelope(item, traceparent, tracestate) for item in items]
-            records: list[_Record] = [
-                (item.topic, item.key.encode(), item.event.SerializeToString(), env.to_headers())
-                for item, env in zip(items, envelopes, strict=True)
-            ]
-            await self._send_records(records)
+        if trace_this():
+            with _tracer.start_as_current_span(
+                f"publish {items[0].topic}", kind=trace.SpanKind.PRODUCER
+            ):
+                envelopes = await self._publish(items, *current_traceparent())
+        else:
+            envelopes = await self._publish(items, None, None)
         for item, envelope in zip(items, envelopes, strict=True):
             _published(item.topic, envelope.type).inc()
+        return envelopes
+
+    async def _publish(
+        self, items: Sequence[Outgoing], traceparent: str | None, tracestate: str | None
+    ) -> list[Envelope]:
+        envelopes = [self._envelope(item, traceparent, tracestate) for item in items]
+        records: list[_Record] = [
+            (item.topic, item.key.encode(), item.event.SerializeToString(), env.to_headers())
+            for item, env in zip(items, envelopes, strict=True)
+        ]
+        await self._send_records(records)
         return envelopes
 
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
@@ -183,7 +198,10 @@ class EventPublisher:
         try:
             for topic, key, value, headers in records:
                 acks.append(await self._producer.send(topic, value=value, key=key, headers=headers))
-            results = await asyncio.gather(*acks, return_exceptions=True)
+            if len(acks) == 1:  # the common case: no gather machinery for one future
+                results: list[object] = [await _settled(acks[0])]
+            else:
+                results = await asyncio.gather(*acks, return_exceptions=True)
         except KafkaError as err:
             for topic, *_ in records:
                 PUBLISH_FAILURES.labels(topic).inc()

@@ -1,13 +1,16 @@
 """OpenTelemetry: one tracer provider per process; context in Kafka headers and gRPC metadata.
 
 Export is configured by the standard ``OTEL_*`` variables: with ``OTEL_TRACES_EXPORTER=console``
-spans are printed; without an exporter spans are still created, so trace ids reach logs and
-downstream events.
+spans are printed. Sampling follows ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG``; when
+unset, 1% of new traces are recorded and children follow their parent's decision (a recorded
+span costs tens of microseconds, which the per-position hot path cannot pay every time). Trace
+context is propagated either way, so trace ids reach logs and downstream events.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,19 +19,41 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+DEFAULT_SAMPLE_RATIO = 0.01
 
 _configured = False
+#: share of new (root) traces a hot path starts; see :func:`trace_this`
+_root_ratio = DEFAULT_SAMPLE_RATIO
 
 
 def configure_tracing(service: str) -> None:
-    global _configured
+    global _configured, _root_ratio
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if os.environ.get("OTEL_TRACES_SAMPLER_ARG"):
+        _root_ratio = float(os.environ["OTEL_TRACES_SAMPLER_ARG"])
+    resource = Resource.create({"service.name": service})
+    if os.environ.get("OTEL_TRACES_SAMPLER"):
+        provider = TracerProvider(resource=resource)  # the SDK reads the sampler from the env
+    else:
+        provider = TracerProvider(
+            resource=resource, sampler=ParentBased(TraceIdRatioBased(DEFAULT_SAMPLE_RATIO))
+        )
     if os.environ.get("OTEL_TRACES_EXPORTER") == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def trace_this() -> bool:
+    """Whether a hot path should open a span: always inside an existing trace (a consumer's
+    handler), otherwise for the sampled share of new traces. The check is a coin flip, far
+    cheaper than an SDK span that the sampler then drops."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return True
+    return random.random() < _root_ratio
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

@@ -163,6 +163,8 @@ class DeviceServer(ConnectionServer):
         self._protocol = protocol
         self._handler = handler
         self._on_identified = on_identified
+        self._frames = FRAMES.labels(name)
+        self._bad_checksums = BAD_CHECKSUMS.labels(name)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         session = DeviceSession(session_id=uuid7(), protocol=self._protocol)
@@ -183,10 +185,10 @@ class DeviceServer(ConnectionServer):
                 inbounds = adapter.feed(data)
                 if not inbounds:
                     continue
-                FRAMES.labels(self.name).inc(len(inbounds))
+                self._frames.inc(len(inbounds))
                 bad = sum(1 for i in inbounds if not i.checksum_ok)
                 if bad:
-                    BAD_CHECKSUMS.labels(self.name).inc(bad)
+                    self._bad_checksums.inc(bad)
                 result = await self._handler.handle(session, inbounds)
                 if self._options.failpoint == "exit-before-ack" and any(
                     isinstance(r, PositionReport) for i in inbounds for r in i.reports

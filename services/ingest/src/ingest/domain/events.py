@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,7 +14,7 @@ from trackstream_protocols.model import Fix
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: namespace of position event ids: the same position retransmitted gets the same ce_id
-_POSITION_IDS = uuid.UUID("6f1c3c52-2f6e-4b8e-9a55-1c1a4c2b7e10")
+_ID_KEY = b"trackstream.tracking.v1.PositionReported"
 
 _FIX_ATTRIBUTES = {"ignition", "odometer", "batteryLevel", "power", "rssi", "sat"}
 #: decoded values that identify a device or its SIM: never published
@@ -29,9 +29,20 @@ def timestamp(when: datetime) -> Timestamp:
 
 def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
     """Deterministic id of a position: (device, fix time, message serial) is its identity,
-    so consumers deduplicate a retransmission by ``ce_id`` (or by those three fields)."""
-    name = f"{device_id}|{fix_time.astimezone(UTC).isoformat()}|{serial}"
-    return str(uuid.uuid5(_POSITION_IDS, name))
+    so consumers deduplicate a retransmission by ``ce_id`` (or by those three fields).
+
+    A name-based UUID (RFC 9562 version 8) from a BLAKE2b digest of the three values: the same
+    idea as version 5, at a fraction of ``uuid.uuid5``'s cost on the per-position path."""
+    micros = (fix_time - _EPOCH) // _MICROSECOND
+    digest = bytearray(
+        hashlib.blake2b(
+            f"{device_id}|{micros}|{serial}".encode(), digest_size=16, key=_ID_KEY
+        ).digest()
+    )
+    digest[6] = digest[6] & 0x0F | 0x80  # version 8
+    digest[8] = digest[8] & 0x3F | 0x80  # RFC variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def fix_message(fix: Fix) -> fix_pb2.Fix:
