@@ -3,6 +3,8 @@
 Every ingest instance reads every command (no consumer group: a device is connected to one
 instance, and only that one can deliver). Results go to ``tracking.command-results.v1``, which
 every instance also reads, so a command delivered by one instance is dropped by the others.
+A command that expires undelivered is reported EXPIRED by each instance holding it: the
+results are identical (command id and status), consumers keep one.
 At start both topics are read back over the command time-to-live, which rebuilds the commands
 still waiting after a restart.
 """
@@ -81,8 +83,9 @@ class CommandDispatcher:
         if connection is not None:
             await self.deliver(connection, command)
         elif self.book.hold(command) and live:
-            COMMANDS.labels("queued").inc()
-            await self._result(command, command_pb2.COMMAND_STATUS_QUEUED, "device offline")
+            # No QUEUED result: with several instances, every one not holding the device would
+            # report it. No result yet means pending; DELIVERED or EXPIRED follows.
+            COMMANDS.labels("held").inc()
 
     def on_result(self, result: command_pb2.CommandResult) -> None:
         if result.status != command_pb2.COMMAND_STATUS_QUEUED and result.command_id:
