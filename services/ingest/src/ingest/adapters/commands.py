@@ -169,20 +169,24 @@ class CommandDispatcher:
         partitions: list[TopicPartition],
         ends: dict[TopicPartition, int],
     ) -> None:
-        """Results first, so commands settled before the restart are not sent again."""
+        """Results first, so commands settled before the restart are not sent again. Records
+        that arrived after the start (past the end offsets) are handled as live ones after."""
         pending_requests: list[ConsumerRecord[bytes, bytes]] = []
+        arrived_since: list[ConsumerRecord[bytes, bytes]] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=500, max_records=1000)
             for tp, records in batch.items():
                 for record in records:
                     if record.offset >= ends[tp]:
-                        continue
-                    if tp.topic == COMMAND_RESULTS:
+                        arrived_since.append(record)
+                    elif tp.topic == COMMAND_RESULTS:
                         await self._record(record, live=False)
                     else:
                         pending_requests.append(record)
         for record in pending_requests:
             await self._record(record, live=False)
+        for record in arrived_since:
+            await self._record(record, live=True)
 
     async def _record(self, record: ConsumerRecord[bytes, bytes], *, live: bool) -> None:
         if record.value is None:
