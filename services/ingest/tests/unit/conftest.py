@@ -59,14 +59,14 @@ class Harness:
 
 
 def make_harness(**overrides: object) -> Harness:
-    settings = IngestSettings(
-        gt06_port=0,
-        jt808_port=0,
-        osmand_port=0,
-        identifier_key=KEY.decode(),  # type: ignore[arg-type]
-        idle_timeout_s=5,
-        **overrides,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "gt06_port": 0,
+        "jt808_port": 0,
+        "osmand_port": 0,
+        "identifier_key": KEY.decode(),
+        "idle_timeout_s": 5,
+    }
+    settings = IngestSettings(**(values | overrides))  # type: ignore[arg-type]
     publisher, directory, media, clock = (
         FakePublisher(source="/ingest"),
         InMemoryDirectory(),

@@ -183,3 +183,19 @@ async def test_a_command_for_an_offline_device_waits_and_goes_out_at_login(
         ("cmd-3", command_pb2.COMMAND_STATUS_EXPIRED),
         ("cmd-2", command_pb2.COMMAND_STATUS_DELIVERED),
     ]
+
+
+@pytest.mark.parametrize("harness", [{"idle_timeout_s": 0.3}], indirect=True)
+async def test_an_idle_device_is_disconnected_with_the_reason(harness: Harness) -> None:
+    harness.register(IMEI, "dev-1")
+    reader, writer = await harness.connect("gt06")
+    writer.write(LOGIN)
+    await read_exactly(reader, len(ack_of(LOGIN)))
+    assert await closed(reader)
+    for _ in range(50):
+        if len(harness.events("tracking.device-sessions.v1")) == 2:
+            break
+        await asyncio.sleep(0.02)
+    _connected, disconnected = harness.events("tracking.device-sessions.v1")
+    assert isinstance(disconnected, device_pb2.DeviceDisconnected)
+    assert disconnected.reason == device_pb2.DISCONNECT_REASON_IDLE_TIMEOUT

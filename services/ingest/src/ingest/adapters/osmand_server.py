@@ -12,7 +12,12 @@ import logging
 from http import HTTPStatus
 
 from ingest.adapters.metrics import FRAMES
-from ingest.adapters.tcp_server import ConnectionRegistry, ConnectionServer, ServerOptions
+from ingest.adapters.tcp_server import (
+    Activity,
+    ConnectionRegistry,
+    ConnectionServer,
+    ServerOptions,
+)
 from ingest.domain.reports import Identify, Inbound, PositionReport, Report, StatusReport
 from ingest.domain.session import DeviceRejected, DeviceSession, SessionState
 from ingest.handlers import IngestHandler
@@ -48,16 +53,16 @@ class OsmandServer(ConnectionServer):
         self._handler = handler
         self._speed_unit = speed_unit
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, activity: Activity
+    ) -> str:
+        loop = asyncio.get_running_loop()
         parser = osmand.HttpRequestParser()
         #: one session per phone on this connection (normally just one)
         sessions: dict[str, DeviceSession] = {}
         while not parser.closed:
-            try:
-                async with asyncio.timeout(self._options.idle_timeout_s):
-                    data = await reader.read(self._options.read_chunk_size)
-            except TimeoutError:
-                return "idle_timeout"
+            data = await reader.read(self._options.read_chunk_size)
+            activity.last = loop.time()
             if not data:
                 return "closed_by_device"
             try:

@@ -83,9 +83,20 @@ class ServerOptions:
     failpoint: str = ""
 
 
+@dataclass
+class Activity:
+    """When a connection last received bytes. One sweeper per server closes the idle ones, so
+    no timer is armed and disarmed on every read."""
+
+    last: float
+    #: set by the sweeper just before it cancels the connection's task
+    idle: bool = False
+
+
 class ConnectionServer(abc.ABC):
     """A listening socket whose connections each run :meth:`_serve`: the connection cap, the
-    connection gauge, the close-reason counter, and a stop that closes every connection."""
+    connection gauge, the close-reason counter, the idle timeout, and a stop that closes every
+    connection."""
 
     def __init__(
         self, *, name: str, connections: ConnectionRegistry, options: ServerOptions
@@ -94,18 +105,33 @@ class ConnectionServer(abc.ABC):
         self._connections = connections
         self._options = options
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], Activity] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         self._server = await asyncio.start_server(
             self._accept, host, port, limit=self._options.read_chunk_size, backlog=1024
         )
+        self._sweeper = asyncio.create_task(self._sweep_idle())
         bound = int(self._server.sockets[0].getsockname()[1])
         log.info("device server listening", extra={"protocol": self.name, "port": bound})
         return bound
 
+    async def _sweep_idle(self) -> None:
+        timeout = self._options.idle_timeout_s
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.05, min(timeout / 4, 5.0)))
+            deadline = loop.time() - timeout
+            for task, activity in list(self._tasks.items()):
+                if activity.last < deadline and not activity.idle:
+                    activity.idle = True
+                    task.cancel()
+
     async def stop(self) -> None:
         """Stop accepting, close every connection, and wait for their sessions to end."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -116,13 +142,17 @@ class ConnectionServer(abc.ABC):
             await self._server.wait_closed()
 
     @abc.abstractmethod
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
-        """Serve one connection until it ends; returns why it ended (a metric label)."""
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, activity: Activity
+    ) -> str:
+        """Serve one connection until it ends; returns why it ended (a metric label). Sets
+        ``activity.last`` to the loop's time after every read."""
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        activity = Activity(asyncio.get_running_loop().time())
+        self._tasks[task] = activity
         reason = "too_many_connections"
         try:
             if self._connections.open >= self._options.max_connections:
@@ -130,18 +160,18 @@ class ConnectionServer(abc.ABC):
             self._connections.open += 1
             CONNECTIONS.labels(self.name).inc()
             try:
-                reason = await self._serve(reader, writer)
+                reason = await self._serve(reader, writer, activity)
             except ConnectionError:
                 reason = "connection_reset"
             except asyncio.CancelledError:
-                reason = "server_shutdown"
+                reason = "idle_timeout" if activity.idle else "server_shutdown"
             finally:
                 self._connections.open -= 1
                 CONNECTIONS.labels(self.name).dec()
         finally:
             CLOSED.labels(self.name, reason).inc()
             writer.close()
-            self._tasks.discard(task)
+            self._tasks.pop(task, None)
 
 
 class DeviceServer(ConnectionServer):
@@ -166,20 +196,18 @@ class DeviceServer(ConnectionServer):
         self._frames = FRAMES.labels(name)
         self._bad_checksums = BAD_CHECKSUMS.labels(name)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, activity: Activity
+    ) -> str:
+        loop = asyncio.get_running_loop()
         session = DeviceSession(session_id=uuid7(), protocol=self._protocol)
         adapter = self._adapter_factory(session)
         connection = Connection(session, adapter, writer)
         reason_label = "closed_by_device"
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._options.idle_timeout_s):
-                        data = await reader.read(self._options.read_chunk_size)
-                except TimeoutError:
-                    connection.closing_reason = device_pb2.DISCONNECT_REASON_IDLE_TIMEOUT
-                    reason_label = "idle_timeout"
-                    break
+                data = await reader.read(self._options.read_chunk_size)
+                activity.last = loop.time()
                 if not data:
                     break
                 inbounds = adapter.feed(data)
@@ -223,8 +251,12 @@ class DeviceServer(ConnectionServer):
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            connection.closing_reason = device_pb2.DISCONNECT_REASON_SERVER_SHUTDOWN
-            reason_label = "server_shutdown"
+            if activity.idle:
+                connection.closing_reason = device_pb2.DISCONNECT_REASON_IDLE_TIMEOUT
+                reason_label = "idle_timeout"
+            else:
+                connection.closing_reason = device_pb2.DISCONNECT_REASON_SERVER_SHUTDOWN
+                reason_label = "server_shutdown"
         finally:
             self._connections.unregister(connection)
             writer.close()
