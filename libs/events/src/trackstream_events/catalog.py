@@ -110,70 +110,63 @@ class Bucket:
 
 _THREE_DAYS = 3 * DAY_MS
 
+
+def _device_stream(
+    name: str,
+    value_types: tuple[str, ...],
+    personal_data: PersonalData,
+    description: str,
+    *,
+    owner: str = "ingest",
+    partitions: int = 3,
+) -> Topic:
+    """A tracking stream keyed by device: delete policy, 72 h, erased by expiry (class B)."""
+    return Topic(
+        name=name,
+        owner=owner,
+        key="device_id",
+        value_types=tuple(f"trackstream.tracking.v1.{v}" for v in value_types),
+        partitions=partitions,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=personal_data,
+        erasure=ErasureClass.RETENTION,
+        description=description,
+    )
+
+
 #: Topics the platform declares today. New services add theirs here, in the same change.
 TOPICS: tuple[Topic, ...] = (
-    Topic(
-        name="tracking.positions.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.PositionReported",),
+    _device_stream(
+        "tracking.positions.v1",
+        ("PositionReported",),
+        PersonalData.LOCATION,
+        "every position a device reported, in device order",
         partitions=6,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.LOCATION,
-        erasure=ErasureClass.RETENTION,
-        description="every position a device reported, in device order",
     ),
-    Topic(
-        name="tracking.device-sessions.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=(
-            "trackstream.tracking.v1.DeviceConnected",
-            "trackstream.tracking.v1.DeviceDisconnected",
-        ),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.PSEUDONYMOUS,
-        erasure=ErasureClass.RETENTION,
-        description="devices connecting and disconnecting",
+    _device_stream(
+        "tracking.device-sessions.v1",
+        ("DeviceConnected", "DeviceDisconnected"),
+        PersonalData.PSEUDONYMOUS,
+        "devices connecting and disconnecting",
     ),
-    Topic(
-        name="tracking.device-status.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.DeviceStatusReported",),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.BEHAVIOURAL,
-        erasure=ErasureClass.RETENTION,
-        description="heartbeats and status: power, signal, ignition",
+    _device_stream(
+        "tracking.device-status.v1",
+        ("DeviceStatusReported",),
+        PersonalData.BEHAVIOURAL,
+        "heartbeats and status: power, signal, ignition",
     ),
-    Topic(
-        name="tracking.device-alarms.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.DeviceAlarmReported",),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.LOCATION,
-        erasure=ErasureClass.RETENTION,
-        description="alarms raised by devices themselves (SOS, power cut, ...)",
+    _device_stream(
+        "tracking.device-alarms.v1",
+        ("DeviceAlarmReported",),
+        PersonalData.LOCATION,
+        "alarms raised by devices themselves (SOS, power cut, ...)",
     ),
-    Topic(
-        name="tracking.media.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.MediaUploaded",),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.LOCATION,
-        erasure=ErasureClass.RETENTION,
-        description="pictures and videos devices uploaded (bytes in trackstream-media)",
+    _device_stream(
+        "tracking.media.v1",
+        ("MediaUploaded",),
+        PersonalData.LOCATION,
+        "pictures and videos devices uploaded (bytes in trackstream-media)",
     ),
     Topic(
         name="tracking.quarantine.v1",
@@ -199,29 +192,18 @@ TOPICS: tuple[Topic, ...] = (
         erasure=ErasureClass.TOMBSTONE,
         description="registered devices (identifier HMAC to device id); tombstone unregisters",
     ),
-    Topic(
-        name="tracking.commands.v1",
+    _device_stream(
+        "tracking.commands.v1",
+        ("CommandRequested",),
+        PersonalData.BEHAVIOURAL,
+        "commands to deliver to devices",
         owner="gateway",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.CommandRequested",),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.BEHAVIOURAL,
-        erasure=ErasureClass.RETENTION,
-        description="commands to deliver to devices",
     ),
-    Topic(
-        name="tracking.command-results.v1",
-        owner="ingest",
-        key="device_id",
-        value_types=("trackstream.tracking.v1.CommandResult",),
-        partitions=3,
-        cleanup_policy=CleanupPolicy.DELETE,
-        retention_ms=_THREE_DAYS,
-        personal_data=PersonalData.BEHAVIOURAL,
-        erasure=ErasureClass.RETENTION,
-        description="what became of each command",
+    _device_stream(
+        "tracking.command-results.v1",
+        ("CommandResult",),
+        PersonalData.BEHAVIOURAL,
+        "what became of each command",
     ),
 )
 

@@ -140,31 +140,26 @@ def bootstrap(
         )
 
     servers: dict[str, ConnectionServer] = {
-        "gt06": DeviceServer(
-            adapter_factory=gt06_adapter,
-            protocol=fix_pb2.PROTOCOL_GT06,
-            name="gt06",
+        name: DeviceServer(
+            adapter_factory=factory,
+            protocol=protocol,
+            name=name,
             handler=handler,
             connections=connections,
             options=options,
             on_identified=dispatcher.device_online,
-        ),
-        "jt808": DeviceServer(
-            adapter_factory=jt808_adapter,
-            protocol=fix_pb2.PROTOCOL_JT808,
-            name="jt808",
-            handler=handler,
-            connections=connections,
-            options=options,
-            on_identified=dispatcher.device_online,
-        ),
-        "osmand": OsmandServer(
-            handler=handler,
-            connections=connections,
-            options=options,
-            speed_unit=settings.osmand_speed_unit,
-        ),
+        )
+        for name, protocol, factory in (
+            ("gt06", fix_pb2.PROTOCOL_GT06, gt06_adapter),
+            ("jt808", fix_pb2.PROTOCOL_JT808, jt808_adapter),
+        )
     }
+    servers["osmand"] = OsmandServer(
+        handler=handler,
+        connections=connections,
+        options=options,
+        speed_unit=settings.osmand_speed_unit,
+    )
     return IngestApp(
         settings=settings,
         publisher=publisher,
