@@ -7,9 +7,15 @@ JT/T 808 are both big-endian ("network order") binary protocols.
 
 from __future__ import annotations
 
+import struct
+from typing import NoReturn
+
 from trackstream_protocols.errors import ProtocolError
 
 __all__ = ["ByteReader"]
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
 
 
 class ByteReader:
@@ -38,15 +44,18 @@ class ByteReader:
     def _take(self, n: int, field: str) -> bytes:
         if n < 0:
             raise ProtocolError(f"{self.what}: negative length {n} for {field}")
-        end = self._pos + n
+        pos = self._pos
+        end = pos + n
         if end > len(self._data):
-            raise ProtocolError(
-                f"{self.what} truncated: {field} needs {n} bytes at offset {self._pos}, "
-                f"{self.remaining} left"
-            )
-        chunk = self._data[self._pos : end]
+            self._short(n, field)
         self._pos = end
-        return chunk
+        return self._data[pos:end]
+
+    def _short(self, n: int, field: str) -> NoReturn:
+        raise ProtocolError(
+            f"{self.what} truncated: {field} needs {n} bytes at offset {self._pos}, "
+            f"{self.remaining} left"
+        )
 
     def read(self, n: int, field: str = "bytes") -> bytes:
         """The next ``n`` bytes."""
@@ -57,16 +66,28 @@ class ByteReader:
         return int.from_bytes(self._take(n, field), "big")
 
     def u8(self, field: str = "byte") -> int:
-        return self._take(1, field)[0]
+        pos = self._pos
+        if pos >= len(self._data):
+            self._short(1, field)
+        self._pos = pos + 1
+        return self._data[pos]
 
     def u16(self, field: str = "word") -> int:
-        return self.uint(2, field)
+        pos = self._pos
+        if pos + 2 > len(self._data):
+            self._short(2, field)
+        self._pos = pos + 2
+        return _U16.unpack_from(self._data, pos)[0]  # type: ignore[no-any-return]
 
     def u24(self, field: str = "3-byte integer") -> int:
         return self.uint(3, field)
 
     def u32(self, field: str = "double word") -> int:
-        return self.uint(4, field)
+        pos = self._pos
+        if pos + 4 > len(self._data):
+            self._short(4, field)
+        self._pos = pos + 4
+        return _U32.unpack_from(self._data, pos)[0]  # type: ignore[no-any-return]
 
     def skip(self, n: int, field: str = "skipped bytes") -> None:
         self._take(n, field)
