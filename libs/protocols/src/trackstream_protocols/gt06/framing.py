@@ -19,9 +19,11 @@ with ``serial=None`` and ``crc_ok=None``.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from dataclasses import dataclass
 from typing import NoReturn
 
+from trackstream_protocols.crc import BIT_REVERSED, crc16_x25
 from trackstream_protocols.errors import FrameTooLarge, ProtocolError
 
 __all__ = [
@@ -49,26 +51,9 @@ _LONG_OVERHEAD = 6
 _MIN_LENGTH_FIELD = 5
 
 
-def _make_crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _make_crc_table()
-
-
-def crc16_x25(data: bytes) -> int:
-    """CRC-16/X.25: poly 0x1021 reflected, init and xorout 0xFFFF (``b"123456789"`` -> 0x906E)."""
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc ^ 0xFFFF
+#: byte -> bit-reversed and inverted byte: turns the two CRC bytes of a frame into the
+#: ``crc_hqx`` register value they stand for (see :mod:`trackstream_protocols.crc`)
+_REVERSED_INVERTED = bytes(b ^ 0xFF for b in BIT_REVERSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +73,21 @@ class Gt06Frame:
     raw: bytes
 
 
+def _crc_matches(raw: bytes) -> bool:
+    """Whether the CRC of a counted frame (``raw`` from header to trailer) matches."""
+    # crc16_x25(raw[2:-4]) == int.from_bytes(raw[-4:-2], "big"), without reflecting the result
+    register = crc_hqx(raw[2:-4].translate(BIT_REVERSED), 0xFFFF)
+    return register == (_REVERSED_INVERTED[raw[-3]] << 8 | _REVERSED_INVERTED[raw[-4]])
+
+
 def _counted_frame(raw: bytes, extended: bool) -> Gt06Frame:
     head = 4 if extended else 3
-    body = raw[2:-4]  # length field .. serial
-    crc_ok = crc16_x25(body) == int.from_bytes(raw[-4:-2], "big")
     return Gt06Frame(
         protocol=raw[head],
         content=raw[head + 1 : -6],
-        serial=int.from_bytes(raw[-6:-4], "big"),
+        serial=raw[-6] << 8 | raw[-5],
         extended=extended,
-        crc_ok=crc_ok,
+        crc_ok=_crc_matches(raw),
         raw=raw,
     )
 
@@ -166,19 +156,92 @@ class Gt06FrameSplitter:
     def feed(self, data: bytes) -> list[Gt06Frame]:
         """Add ``data`` from the stream; return every frame it completed, in order."""
         frames: list[Gt06Frame] = []
-        view = memoryview(data)
-        offset = 0
+        buf = self._buf
+        if buf:
+            # The buffer only ever holds undecided bytes (a frame start waiting for the rest), so
+            # looking at them again together with the new data decides exactly as before.
+            data = bytes(buf) + data
+            buf.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)
+        offset = self._scan(data, frames)
+        if offset < len(data):
+            self._feed_careful(data, offset, frames)
+        return frames
+
+    def _scan(self, data: bytes, frames: list[Gt06Frame]) -> int:
+        """The common case: whole, well-formed counted frames back to back from ``data[0]``.
+
+        Takes frames exactly as :meth:`_extract` would and stops (returning the offset reached)
+        at the first thing that needs its care: garbage, a partial frame, an uncounted Wi-Fi
+        header, a missing trailer, a length out of bounds.
+        """
+        pos = 0
+        end = len(data) - 5  # header, length (1 or 2 bytes), protocol
+        limit = self.max_frame_size
+        drop_bad_crc = self.drop_bad_crc
+        returned = bad = 0
+        append = frames.append
+        while pos <= end:
+            first = data[pos]
+            if first == 0x78 and data[pos + 1] == 0x78:
+                protocol = data[pos + 3]
+                if protocol in WIFI_UNCOUNTED:
+                    break
+                length = data[pos + 2]
+                total = length + _SHORT_OVERHEAD
+                head = 4
+                extended = False
+            elif first == 0x79 and data[pos + 1] == 0x79:
+                length = data[pos + 2] << 8 | data[pos + 3]
+                total = length + _LONG_OVERHEAD
+                protocol = data[pos + 4]
+                head = 5
+                extended = True
+            else:
+                break
+            stop = pos + total
+            if (
+                length < _MIN_LENGTH_FIELD
+                or total > limit
+                or stop > len(data)
+                or data[stop - 2] != 0x0D
+                or data[stop - 1] != 0x0A
+            ):
+                break
+            raw = data[pos:stop]
+            pos = stop
+            crc_ok = crc_hqx(raw[2:-4].translate(BIT_REVERSED), 0xFFFF) == (
+                _REVERSED_INVERTED[raw[-3]] << 8 | _REVERSED_INVERTED[raw[-4]]
+            )
+            if not crc_ok:
+                bad += 1
+                if drop_bad_crc:
+                    continue
+            returned += 1
+            append(Gt06Frame(protocol, raw[head:-6], raw[-6] << 8 | raw[-5], extended, crc_ok, raw))
+        self.frames += returned
+        if bad:
+            self.bad_crc_frames += bad
+            if drop_bad_crc:
+                self.dropped_frames += bad
+        return pos
+
+    def _feed_careful(self, data: bytes, offset: int, frames: list[Gt06Frame]) -> None:
+        """Buffer ``data[offset:]`` (never more than ``max_frame_size`` at a time), extracting
+        frames with resynchronisation, the Wi-Fi layout and the length quirk."""
+        end = len(data)
         while True:
-            if offset < len(view):
+            if offset < end:
                 room = self.max_frame_size - len(self._buf)
                 if room <= 0:  # cannot happen with the checks in _extract; a safety net
                     self._fail("buffer full without a complete frame")
-                take = min(room, len(view) - offset)
-                self._buf += view[offset : offset + take]
+                take = min(room, end - offset)
+                self._buf += data[offset : offset + take]
                 offset += take
             self._extract(frames)
-            if offset >= len(view):
-                return frames
+            if offset >= end:
+                return
 
     def _fail(self, reason: str) -> NoReturn:
         self._buf.clear()

@@ -8,9 +8,8 @@ and body. Traccar never verifies it (docs/protocols.md §5, §9.1); we do, and c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
-from operator import xor
 
+from trackstream_protocols.crc import xor_checksum
 from trackstream_protocols.errors import FrameTooLarge, ProtocolError
 
 __all__ = [
@@ -35,11 +34,8 @@ DEFAULT_MAX_FRAME_SIZE = 4096
 
 _FLAG_BYTE = b"\x7e"
 _ESCAPE_BYTE = b"\x7d"
-
-
-def xor_checksum(data: bytes) -> int:
-    """The JT/T 808 check byte: XOR of all ``data`` bytes."""
-    return reduce(xor, data, 0)
+_ESCAPED_ESCAPE = b"\x7d\x01"
+_ESCAPED_FLAG = b"\x7d\x02"
 
 
 def escape(data: bytes) -> bytes:
@@ -49,16 +45,14 @@ def escape(data: bytes) -> bytes:
 
 def unescape(data: bytes) -> bytes:
     """Reverse :func:`escape`; a 0x7D not followed by 01/02 is a :class:`ProtocolError`."""
-    if ESCAPE not in data:
+    escapes = data.count(ESCAPE)
+    if not escapes:
         return data
-    parts = data.split(_ESCAPE_BYTE)
-    out = bytearray(parts[0])
-    for part in parts[1:]:
-        if not part or part[0] not in (0x01, 0x02):
-            raise ProtocolError("bad escape: 0x7D must be followed by 0x01 or 0x02")
-        out.append(ESCAPE if part[0] == 0x01 else FLAG)
-        out += part[1:]
-    return bytes(out)
+    # 7D 01 and 7D 02 cannot overlap, so every 0x7D starts one of them exactly when the counts add
+    # up; then 7D 02 -> 7E first and 7D 01 -> 7D second only ever replace escape pairs
+    if escapes != data.count(_ESCAPED_ESCAPE) + data.count(_ESCAPED_FLAG):
+        raise ProtocolError("bad escape: 0x7D must be followed by 0x01 or 0x02")
+    return bytes(data.replace(_ESCAPED_FLAG, _FLAG_BYTE).replace(_ESCAPED_ESCAPE, _ESCAPE_BYTE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,31 +142,47 @@ class Jt808FrameSplitter:
     def feed(self, data: bytes) -> list[Jt808Frame]:
         """Add bytes from the stream; return the frames they complete, in order."""
         frames: list[Jt808Frame] = []
+        if type(data) is not bytes:
+            data = bytes(data)  # frames hold bytes, whatever buffer the stream gave
         oversized = False
+        buffer = self._buffer
+        max_size = self.max_frame_size
         pos, end = 0, len(data)
         while pos < end:
             flag_at = data.find(FLAG, pos)
+            if flag_at >= 0 and self._synced and not self._discarding and not buffer:
+                # the common case: a whole frame between two flags of this read, no copying
+                if flag_at - pos > max_size:
+                    self.garbage_bytes += flag_at - pos
+                    self.oversized_frames += 1
+                    oversized = True
+                elif flag_at > pos:
+                    frame = self._candidate(data[pos:flag_at])
+                    if frame is not None:
+                        frames.append(frame)
+                pos = flag_at + 1
+                continue
             chunk_end = end if flag_at < 0 else flag_at
             chunk = data[pos:chunk_end]
             pos = chunk_end if flag_at < 0 else flag_at + 1
             if not self._synced or self._discarding:
                 self.garbage_bytes += len(chunk)
-            elif len(self._buffer) + len(chunk) > self.max_frame_size:
-                self.garbage_bytes += len(self._buffer) + len(chunk)
+            elif len(buffer) + len(chunk) > max_size:
+                self.garbage_bytes += len(buffer) + len(chunk)
                 self.oversized_frames += 1
-                self._buffer.clear()
+                buffer.clear()
                 self._discarding = True
                 oversized = True
             else:
-                self._buffer += chunk
+                buffer += chunk
             if flag_at < 0:
                 break
             # a boundary: close the current candidate and start a new one
             if self._synced and not self._discarding:
-                frame = self._candidate(bytes(self._buffer))
+                frame = self._candidate(bytes(buffer))
                 if frame is not None:
                     frames.append(frame)
-            self._buffer.clear()
+            buffer.clear()
             self._synced = True
             self._discarding = False
         self.frames_returned += len(frames)
@@ -186,12 +196,17 @@ class Jt808FrameSplitter:
         if not escaped:
             return None
         try:
-            frame = Jt808Frame.from_unescaped(unescape(escaped))
+            data = unescape(escaped)
         except ProtocolError:
             self.garbage_bytes += len(escaped)
             return None
-        if not frame.checksum_ok:
+        if len(data) < MIN_CONTENT_SIZE + 1:  # what Jt808Frame.from_unescaped rejects
+            self.garbage_bytes += len(escaped)
+            return None
+        # the XOR of content and check byte is 0 exactly when the check byte matches
+        checksum_ok = not xor_checksum(data)
+        if not checksum_ok:
             self.bad_checksum_frames += 1
             if not self.keep_bad_checksum:
                 return None
-        return frame
+        return Jt808Frame(data[:-1], data[-1], checksum_ok)
