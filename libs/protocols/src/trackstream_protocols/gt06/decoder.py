@@ -8,6 +8,7 @@ the zone a device uses) and are converted to UTC. Anything malformed raises
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -54,6 +55,15 @@ def decode(frame: Gt06Frame, *, tz: tzinfo = UTC, require_crc: bool = False) -> 
     """
     if require_crc and frame.crc_ok is False:
         raise ChecksumError(f"GT06 0x{frame.protocol:02X} frame serial {frame.serial}: bad CRC")
+    fast = _FAST_HANDLERS.get(frame.protocol)
+    if fast is not None:
+        return fast(frame, tz)
+    return _decode_careful(frame, tz)
+
+
+def _decode_careful(frame: Gt06Frame, tz: tzinfo) -> Gt06Message:
+    """Decode field by field with :class:`ByteReader`: every message kind, every variant, and
+    the exact error for a truncated one. The fast handlers fall back to this."""
     handler = _HANDLERS.get(frame.protocol)
     if handler is None:
         return _unknown(frame)
@@ -74,13 +84,23 @@ def _unknown(frame: Gt06Frame) -> UnknownMessage:
 # shared blocks
 
 
-def _local_time(fields: tuple[int, ...] | bytes, tz: tzinfo) -> datetime | None:
+def _utc_time(yy: int, mo: int, dd: int, hh: int, mi: int, ss: int, tz: tzinfo) -> datetime | None:
     """YY MM DD hh mm ss in the device zone -> UTC; None when it is no valid date."""
-    yy, mo, dd, hh, mi, ss = fields
     try:
+        if tz is UTC:
+            return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=UTC)
+        if type(tz) is timezone:  # a fixed offset (the login reports one): no tz lookup needed
+            offset = tz.utcoffset(None)
+            return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=UTC) - offset
         return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=tz).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+
+
+def _local_time(fields: tuple[int, ...] | bytes, tz: tzinfo) -> datetime | None:
+    """YY MM DD hh mm ss in the device zone -> UTC; None when it is no valid date."""
+    yy, mo, dd, hh, mi, ss = fields
+    return _utc_time(yy, mo, dd, hh, mi, ss, tz)
 
 
 def _read_time(r: ByteReader, tz: tzinfo) -> datetime | None:
@@ -141,12 +161,17 @@ def _fix(gps: _Gps, attributes: dict[str, object]) -> Fix | None:
 class _CellLayout:
     lac_size: int
     cid_size: int
+    #: the whole cell block (MCC, MNC, LAC, cell id) for one ``struct`` call, with a 1-byte and
+    #: with a 2-byte MNC; a 3-byte cell id is read as a byte and a word
+    narrow: struct.Struct
+    wide: struct.Struct
     wide_mnc: bool = False
 
 
-_CELL_2G = _CellLayout(lac_size=2, cid_size=3)
-_CELL_WIDE = _CellLayout(lac_size=2, cid_size=4, wide_mnc=True)  # 0x11
-_CELL_4G = _CellLayout(lac_size=4, cid_size=8)
+_CELL_2G = _CellLayout(2, 3, struct.Struct(">HBHBH"), struct.Struct(">HHHBH"))
+#: 0x11: always a 2-byte MNC
+_CELL_WIDE = _CellLayout(2, 4, struct.Struct(">HHHI"), struct.Struct(">HHHI"), wide_mnc=True)
+_CELL_4G = _CellLayout(4, 8, struct.Struct(">HBIQ"), struct.Struct(">HHIQ"))
 
 
 def _read_mcc_mnc(r: ByteReader, wide_mnc: bool = False) -> tuple[int, int]:
@@ -631,6 +656,211 @@ def _dashcam(frame: Gt06Frame, r: ByteReader, tz: tzinfo) -> Gt06Message:
         event_files=files,
         attributes=attrs,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# fast paths for the frequent messages
+#
+# One length check, then whole blocks with precompiled ``struct`` unpacks, for the usual layouts
+# of the messages a fleet sends all day. Anything else (a truncated frame, an unusual variant)
+# goes to the careful decoder above, which gives the same result or the exact error; the tests
+# check that both agree wherever the fast path answers.
+
+#: date/time, GPS info (satellites), latitude, longitude, speed, course/status
+_GPS = struct.Struct(">6BBIIBH")
+_GPS_SIZE = _GPS.size
+#: terminal info, voltage level, GSM signal, alarm
+_STATUS = struct.Struct(">4B")
+
+
+def _cell_at(content: bytes, pos: int, layout: _CellLayout) -> tuple[CellTower | None, int] | None:
+    """(cell or None for an all-zero one, offset after it) of the cell block at ``pos``; None
+    when the block does not fit (the careful path reports that)."""
+    if pos >= len(content):
+        return None
+    shape = layout.wide if layout.wide_mnc or content[pos] & 0x80 else layout.narrow
+    end = pos + shape.size
+    if end > len(content):
+        return None
+    if layout.cid_size == 3:
+        mcc, mnc, lac, cid_high, cid_low = shape.unpack_from(content, pos)
+        cid = cid_high << 16 | cid_low
+    else:
+        mcc, mnc, lac, cid = shape.unpack_from(content, pos)
+    mcc &= 0x7FFF
+    if mcc == 0 and lac == 0 and cid == 0:
+        return None, end
+    return CellTower(mcc=mcc, mnc=mnc, lac=lac, cid=cid), end
+
+
+def _location_fast(frame: Gt06Frame, tz: tzinfo) -> Gt06Message:
+    content = frame.content
+    size = len(content)
+    if size < _GPS_SIZE:
+        return _decode_careful(frame, tz)
+    yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags = _GPS.unpack_from(content)
+    protocol = frame.protocol
+    cell = None
+    pos = _GPS_SIZE
+    layout = _LOCATION_CELLS[protocol]
+    if layout is not None and size > pos:
+        found = _cell_at(content, pos, layout)
+        if found is None:
+            return _decode_careful(frame, tz)
+        cell, pos = found
+    attrs: dict[str, object] = {}
+    if flags & 0x4000:
+        attrs["ignition"] = bool(flags & 0x8000)
+    if protocol in _UPLOAD_TRAILER and size - pos >= 3:
+        attrs["ignition"] = content[pos] > 0
+        attrs["event"] = content[pos + 1]
+        attrs["archive"] = content[pos + 2] > 0
+        pos += 3
+    if size - pos == 4:
+        attrs["odometer"] = int.from_bytes(content[pos:], "big")
+    return Gt06Location(
+        protocol=protocol,
+        serial=frame.serial,
+        fix=_gps_fix(yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags, tz, attrs),
+        cell=cell,
+        attributes=attrs,
+    )
+
+
+def _gps_fix(
+    yy: int,
+    mo: int,
+    dd: int,
+    hh: int,
+    mi: int,
+    ss: int,
+    info: int,
+    lat: int,
+    lon: int,
+    speed: int,
+    flags: int,
+    tz: tzinfo,
+    attrs: dict[str, object],
+) -> Fix | None:
+    """The fix of an unpacked GPS block (what :func:`_read_gps` + :func:`_fix` make)."""
+    time = _utc_time(yy, mo, dd, hh, mi, ss, tz)
+    if time is None:
+        return None
+    latitude = lat / _COORD_SCALE
+    longitude = lon / _COORD_SCALE
+    if not flags & 0x0400:  # bit 10: north latitude
+        latitude = -latitude
+    if flags & 0x0800:  # bit 11: west longitude
+        longitude = -longitude
+    return Fix(
+        fix_time=time,
+        latitude=latitude,
+        longitude=longitude,
+        speed_kmh=float(speed),
+        course_deg=float(flags & 0x03FF),
+        valid=bool(flags & 0x1000),
+        satellites=info & 0x0F,
+        attributes=dict(attrs),
+    )
+
+
+def _status_fast(content: bytes, pos: int, attrs: dict[str, object]) -> tuple[str | None, int]:
+    """Terminal info, voltage level and GSM signal at ``pos`` (4 bytes there are checked by the
+    caller) into ``attrs``; returns (status-bits alarm, alarm code byte)."""
+    info, level, rssi, code = _STATUS.unpack_from(content, pos)
+    attrs["status"] = info
+    attrs["ignition"] = bool(info & 0x02)
+    attrs["charge"] = bool(info & 0x04)
+    attrs["blocked"] = bool(info & 0x80)
+    status_alarm = STATUS_ALARM_BITS.get((info >> 3) & 0x07)
+    percent = _battery_level(level)
+    if percent is not None:
+        attrs["batteryLevel"] = percent
+    attrs["rssi"] = rssi
+    return status_alarm, code
+
+
+def _alarm_fast(frame: Gt06Frame, tz: tzinfo) -> Gt06Message:
+    content = frame.content
+    size = len(content)
+    if size < _GPS_SIZE + 1:
+        return _decode_careful(frame, tz)
+    yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags = _GPS.unpack_from(content)
+    protocol = frame.protocol
+    attrs: dict[str, object] = {}
+    if flags & 0x4000:
+        attrs["ignition"] = bool(flags & 0x8000)
+    cell = None
+    lbs_length = content[_GPS_SIZE]
+    pos = _GPS_SIZE + 1
+    if lbs_length == 0:
+        if size - pos >= _ZEROED_LBS + _ALARM_STATUS_SIZE and not any(
+            content[pos + 9 : pos + _ZEROED_LBS]
+        ):
+            pos += _ZEROED_LBS
+    elif lbs_length > 1:
+        end = pos + lbs_length - 1
+        found = _cell_at(content[pos:end], 0, _CELL_4G if protocol == 0xA4 else _CELL_2G)
+        if end > size or found is None:
+            return _decode_careful(frame, tz)
+        cell = found[0]
+        pos = end
+    if size - pos < _STATUS.size:
+        return _decode_careful(frame, tz)
+    status_alarm, code = _status_fast(content, pos, attrs)
+    pos += _STATUS.size
+    language = content[pos] if pos < size else 0
+    pos += 1
+    geofence = None
+    if protocol in (0x27, 0xA4):
+        code |= (language >> 4) << 8
+        if pos < size:
+            fence = content[pos]
+            geofence = None if fence == 0xFF else fence
+            pos += 1
+    if size - pos == 4:
+        attrs["odometer"] = int.from_bytes(content[pos:], "big")
+    alarm = _join_alarms(alarm_for_code(code), status_alarm)
+    if alarm is not None:
+        attrs["alarm"] = alarm
+    if geofence is not None:
+        attrs["geofence"] = geofence
+    return Gt06Alarm(
+        protocol=protocol,
+        serial=frame.serial,
+        fix=_gps_fix(yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags, tz, attrs),
+        cell=cell,
+        alarm=alarm,
+        alarm_code=code,
+        geofence=geofence,
+        attributes=attrs,
+    )
+
+
+def _heartbeat_fast(frame: Gt06Frame, tz: tzinfo) -> Gt06Message:
+    content = frame.content
+    size = len(content)
+    if size < 3 or size == 16:  # truncated, or the long status variant
+        return _decode_careful(frame, tz)
+    attrs: dict[str, object] = {}
+    if size == 3:
+        status_alarm, code = _status_fast(content + b"\x00", 0, attrs)
+        alarm = status_alarm
+    else:
+        status_alarm, code = _status_fast(content, 0, attrs)
+        alarm = _join_alarms(alarm_for_code(code), status_alarm)
+    if alarm is not None:
+        attrs["alarm"] = alarm
+    return Gt06Heartbeat(protocol=frame.protocol, serial=frame.serial, attributes=attrs)
+
+
+_FastHandler = Callable[[Gt06Frame, tzinfo], Gt06Message]
+
+_FAST_HANDLERS: dict[int, _FastHandler] = {
+    **{protocol: _location_fast for protocol in _LOCATION_CELLS if protocol != 0x37},
+    0x13: _heartbeat_fast,
+    **dict.fromkeys((0x16, 0x26, 0x27, 0xA4), _alarm_fast),
+}
 
 
 _Handler = Callable[[Gt06Frame, ByteReader, tzinfo], Gt06Message]

@@ -52,6 +52,8 @@ from trackstream_protocols.reader import ByteReader
 
 __all__ = ["Jt808Decoder", "Jt808Packet", "positions"]
 
+_LOCATION = int(MsgId.LOCATION)
+
 
 @dataclass(frozen=True, slots=True)
 class Jt808Packet:
@@ -125,6 +127,13 @@ class Jt808Decoder:
         msg_id = header.msg_id
         if header.encryption:
             return UnknownMessage(msg_id, body)
+        if msg_id == _LOCATION:  # by far the most frequent: first
+            return decode_location(
+                body,
+                tz=self.device_tz,
+                jimi_extensions=self.jimi_extensions,
+                strict_items=self.strict_additional_items,
+            )
         if msg_id == MsgId.TERMINAL_RESPONSE:
             r = ByteReader(body, "0x0001 terminal response")
             return TerminalResponse(r.u16(), r.u16(), r.u8())
@@ -136,8 +145,6 @@ class Jt808Decoder:
             return self._register(header, body)
         if msg_id == MsgId.AUTHENTICATE:
             return self._authenticate(header, body)
-        if msg_id == MsgId.LOCATION:
-            return self._location(body)
         if msg_id == MsgId.LOCATION_QUERY_RESPONSE:
             r = ByteReader(body, "0x0201 location query response")
             serial = r.u16()

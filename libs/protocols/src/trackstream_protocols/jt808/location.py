@@ -33,9 +33,10 @@ of failing the whole message; a standard item with an unexpected length is kept 
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import NoReturn
 
-from trackstream_protocols.bcd import is_bcd
 from trackstream_protocols.errors import ProtocolError
 from trackstream_protocols.jt808.messages import AdditionalInfo, Location
 from trackstream_protocols.model import Fix
@@ -116,22 +117,32 @@ _STATUS_OIL_CUT = 1 << 10
 def alarm_names(flags: int) -> list[str]:
     """Traccar alarm names for the bits set in a 0x0200 alarm DWORD (no duplicates)."""
     names: list[str] = []
+    if not flags:
+        return names
     for bit, name in _ALARM_BITS:
         if flags >> bit & 1 and name not in names:
             names.append(name)
     return names
 
 
+#: byte -> the number its two BCD digits make (0..99), or 0xFF for a byte that is not BCD
+_BCD_VALUE = bytes(
+    (b >> 4) * 10 + (b & 0x0F) if b >> 4 <= 9 and b & 0x0F <= 9 else 0xFF for b in range(256)
+)
+
+
 def decode_time(raw: bytes, tz: tzinfo) -> datetime:
     """BCD ``YYMMDDhhmmss`` in ``tz`` -> an aware UTC datetime."""
-    if len(raw) != 6 or not is_bcd(raw):
+    values = raw.translate(_BCD_VALUE)
+    if len(values) != 6 or 0xFF in values:
         raise ProtocolError(f"time {raw.hex()} is not 6 BCD bytes")
-    digits = raw.hex()
-    yy, mo, dd, hh, mi, ss = (int(digits[i : i + 2]) for i in range(0, 12, 2))
+    yy, mo, dd, hh, mi, ss = values
     try:
+        if type(tz) is timezone:  # a fixed offset (GMT+8 by default): subtract it, no tz lookup
+            return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=UTC) - tz.utcoffset(None)
         local = datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=tz)
     except ValueError as exc:
-        raise ProtocolError(f"time {digits} is not a valid date") from exc
+        raise ProtocolError(f"time {raw.hex()} is not a valid date") from exc
     return local.astimezone(UTC)
 
 
@@ -144,18 +155,13 @@ class _Decoded:
         self.attributes: dict[str, object] = {}
         self.alarms: list[str] = []
 
-    def merge(self, other: _Decoded) -> None:
-        self.attributes.update(other.attributes)
-        self.alarms.extend(other.alarms)
-
 
 def _u(value: bytes) -> int:
     return int.from_bytes(value, "big")
 
 
-def _standard_item(item_id: int, value: bytes, out: _Decoded) -> bool:
+def _standard_item(item_id: int, value: bytes, attrs: dict[str, object]) -> bool:
     size = len(value)
-    attrs = out.attributes
     if item_id == 0x01 and size == 4:
         attrs["odometer"] = _u(value) * 100  # 0.1 km -> m
     elif item_id == 0x02 and size == 2:
@@ -284,7 +290,7 @@ def _jimi_eb(value: bytes, out: _Decoded) -> bool:
     return True
 
 
-def _vendor_item(item_id: int, value: bytes, out: _Decoded) -> bool:
+def _vendor_item(item_id: int, value: bytes, attrs: dict[str, object], alarms: list[str]) -> bool:
     """Decode a Jimi item into a scratch collector; keep it raw if it does not parse."""
     scratch = _Decoded()
     try:
@@ -297,7 +303,8 @@ def _vendor_item(item_id: int, value: bytes, out: _Decoded) -> bool:
     except ProtocolError:
         return False
     if decoded:
-        out.merge(scratch)
+        attrs.update(scratch.attributes)
+        alarms.extend(scratch.alarms)
     return decoded
 
 
@@ -317,44 +324,48 @@ def decode_location(
     (some terminals append fixed vendor tails) are kept in ``Location.trailing``, or raise
     when ``strict_items`` is set.
     """
-    r = ByteReader(data, what)
-    alarm = r.u32()
-    status = r.u32()
-    lat_raw, lon_raw = r.u32(), r.u32()
-    altitude_raw, speed_raw, course = r.u16(), r.u16(), r.u16()
-    fix_time = decode_time(r.read(6), tz)
+    if type(data) is not bytes:
+        data = bytes(data)
+    size = len(data)
+    if size < LOCATION_BASIC_SIZE:
+        _truncated_basic(data, what)
+    alarm, status, lat_raw, lon_raw, altitude_raw, speed_raw, course, bcd = _BASIC.unpack_from(data)
+    fix_time = decode_time(bcd, tz)
 
-    collected = _Decoded()
-    attrs = collected.attributes
-    attrs["status"] = status
-    attrs["ignition"] = bool(status & _STATUS_IGNITION)
-    attrs["blocked"] = bool(status & _STATUS_OIL_CUT)
-    collected.alarms.extend(alarm_names(alarm))
+    attrs: dict[str, object] = {
+        "status": status,
+        "ignition": bool(status & _STATUS_IGNITION),
+        "blocked": bool(status & _STATUS_OIL_CUT),
+    }
+    alarms = alarm_names(alarm)
 
     extras: list[AdditionalInfo] = []
     unknown: list[AdditionalInfo] = []
     trailing = b""
-    while r.remaining:
-        head = r.peek(2)
-        if len(head) < 2 or head[1] > r.remaining - 2:
-            trailing = r.rest()
+    pos = LOCATION_BASIC_SIZE
+    while pos < size:
+        if size - pos < 2 or data[pos + 1] > size - pos - 2:
+            trailing = data[pos:]
             if strict_items:
                 raise ProtocolError(
                     f"{what}: truncated additional item, {len(trailing)} bytes left "
                     f"({trailing[:8].hex()}...)"
                 )
             break
-        item_id, length = r.u8(), r.u8()
-        info = AdditionalInfo(item_id, r.read(length))
+        item_id = data[pos]
+        end = pos + 2 + data[pos + 1]
+        value = data[pos + 2 : end]
+        pos = end
+        info = AdditionalInfo(item_id, value)
         extras.append(info)
-        decoded = _standard_item(item_id, info.value, collected) or (
-            jimi_extensions and _vendor_item(item_id, info.value, collected)
+        decoded = _standard_item(item_id, value, attrs) or (
+            jimi_extensions and _vendor_item(item_id, value, attrs, alarms)
         )
         if not decoded:
             unknown.append(info)
 
-    if collected.alarms:
-        attrs["alarm"] = ",".join(dict.fromkeys(collected.alarms))
+    if alarms:
+        attrs["alarm"] = ",".join(dict.fromkeys(alarms))
     if archive:
         attrs["archive"] = True
     latitude = lat_raw / 1e6 * (-1 if status & _STATUS_SOUTH else 1)
@@ -373,3 +384,17 @@ def decode_location(
         attributes=attrs,
     )
     return Location(fix, alarm, status, tuple(extras), tuple(unknown), trailing)
+
+
+#: alarm, status, latitude, longitude, altitude, speed, direction, BCD time
+_BASIC = struct.Struct(">IIIIHHH6s")
+assert _BASIC.size == LOCATION_BASIC_SIZE
+
+
+def _truncated_basic(data: bytes, what: str) -> NoReturn:
+    """Raise the error for a basic block shorter than 28 bytes, naming the field that is cut."""
+    r = ByteReader(data, what)
+    r.u32(), r.u32(), r.u32(), r.u32()  # alarm, status, latitude, longitude
+    r.u16(), r.u16(), r.u16()  # altitude, speed, direction
+    r.read(6)  # time
+    raise AssertionError("unreachable: the block was long enough")
