@@ -214,7 +214,7 @@ def test_gt06_uncounted_wifi_frame_whose_count_looks_like_a_length(protocol: int
 def test_gt06_splitter_accepts_any_buffer_type_and_returns_bytes() -> None:
     raw = frame_bytes(G.GPS_LBS_22)
     for data in (bytearray(raw), memoryview(raw)):
-        (frame,) = Gt06FrameSplitter().feed(data)  # type: ignore[arg-type]
+        (frame,) = Gt06FrameSplitter().feed(data)
         assert type(frame.raw) is bytes and type(frame.content) is bytes
         assert frame == parse_frame(raw)
 
@@ -411,7 +411,7 @@ def test_jt808_splitter_matches_the_previous_one(
 
 def test_jt808_splitter_accepts_a_bytearray_and_returns_bytes() -> None:
     wire = GENERATED_JT808[0]
-    (frame,) = Jt808FrameSplitter().feed(bytearray(wire))  # type: ignore[arg-type]
+    (frame,) = Jt808FrameSplitter().feed(bytearray(wire))
     assert type(frame.content) is bytes
     assert frame == Jt808Frame.from_wire(wire)
 

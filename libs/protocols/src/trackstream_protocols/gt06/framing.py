@@ -153,20 +153,20 @@ class Gt06FrameSplitter:
         """Bytes held while waiting for the rest of a frame (never above ``max_frame_size``)."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[Gt06Frame]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Gt06Frame]:
         """Add ``data`` from the stream; return every frame it completed, in order."""
         frames: list[Gt06Frame] = []
         buf = self._buf
         if buf:
             # The buffer only ever holds undecided bytes (a frame start waiting for the rest), so
             # looking at them again together with the new data decides exactly as before.
-            data = bytes(buf) + data
+            chunk = bytes(buf) + data
             buf.clear()
-        elif type(data) is not bytes:
-            data = bytes(data)
-        offset = self._scan(data, frames)
-        if offset < len(data):
-            self._feed_careful(data, offset, frames)
+        else:
+            chunk = data if isinstance(data, bytes) else bytes(data)
+        offset = self._scan(chunk, frames)
+        if offset < len(chunk):
+            self._feed_careful(chunk, offset, frames)
         return frames
 
     def _scan(self, data: bytes, frames: list[Gt06Frame]) -> int:

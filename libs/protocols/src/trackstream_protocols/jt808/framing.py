@@ -139,11 +139,10 @@ class Jt808FrameSplitter:
         """Escaped bytes held while waiting for the rest of a frame."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[Jt808Frame]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Jt808Frame]:
         """Add bytes from the stream; return the frames they complete, in order."""
         frames: list[Jt808Frame] = []
-        if type(data) is not bytes:
-            data = bytes(data)  # frames hold bytes, whatever buffer the stream gave
+        data = data if isinstance(data, bytes) else bytes(data)  # frames hold bytes
         oversized = False
         buffer = self._buffer
         max_size = self.max_frame_size
