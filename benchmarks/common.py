@@ -41,13 +41,16 @@ class Result:
         )
 
 
-def best_rate(run: Callable[[], int], repeats: int = 5) -> float:
-    """The best of ``repeats`` runs, in items per second (``run`` returns the item count)."""
-    best = 0.0
+def best_rates(*runs: Callable[[], int], repeats: int = 7) -> list[float]:
+    """Each run's best rate (items per second; a run returns its item count) over ``repeats``
+    rounds. The runs alternate within every round, so load from other processes falls on all
+    of them alike and the ratios stay stable on a busy machine."""
+    best = [0.0] * len(runs)
     for _ in range(repeats):
-        started = time.perf_counter()
-        items = run()
-        best = max(best, items / (time.perf_counter() - started))
+        for i, run in enumerate(runs):
+            started = time.perf_counter()
+            items = run()
+            best[i] = max(best[i], items / (time.perf_counter() - started))
     return best
 
 

@@ -9,7 +9,7 @@ too, so ``details["stream_ratio"]`` compares like with like.
 
 from __future__ import annotations
 
-from benchmarks.common import Result, best_rate, route_fixes
+from benchmarks.common import Result, best_rates, route_fixes
 from benchmarks.reference.gt06_stream import decode_stream
 from benchmarks.reference.gt06_struct import decode_gps_lbs
 from trackstream_protocols import gt06
@@ -26,7 +26,7 @@ def frames(count: int) -> list[bytes]:
     ]
 
 
-def run(count: int = 20_000, repeats: int = 5) -> Result:
+def run(count: int = 20_000, repeats: int = 7) -> Result:
     data = frames(count)
     stream = b"".join(data)
 
@@ -51,9 +51,9 @@ def run(count: int = 20_000, repeats: int = 5) -> Result:
         return decoded
 
     assert full() == count == stream_reference(), "every frame must decode"
-    baseline = best_rate(reference, repeats)
-    stream_baseline = best_rate(stream_reference, repeats)
-    value = best_rate(full, repeats)
+    baseline, stream_baseline, value = best_rates(
+        reference, stream_reference, full, repeats=repeats
+    )
     return Result(
         name="gt06 decode",
         value=value,

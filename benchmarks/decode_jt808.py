@@ -9,7 +9,7 @@ finds them in the same 4 KiB reads (``decode_stream``).
 
 from __future__ import annotations
 
-from benchmarks.common import Result, best_rate, route_fixes
+from benchmarks.common import Result, best_rates, route_fixes
 from benchmarks.decode import READ_SIZE, stream_line
 from benchmarks.reference.jt808_struct import decode_location, decode_stream
 from trackstream_protocols import jt808
@@ -29,7 +29,7 @@ def frames(count: int) -> list[bytes]:
     ]
 
 
-def run(count: int = 20_000, repeats: int = 5) -> Result:
+def run(count: int = 20_000, repeats: int = 7) -> Result:
     data = frames(count)
     stream = b"".join(data)
 
@@ -55,9 +55,9 @@ def run(count: int = 20_000, repeats: int = 5) -> Result:
         return decoded
 
     assert full() == count == stream_reference(), "every frame must decode"
-    baseline = best_rate(reference, repeats)
-    stream_baseline = best_rate(stream_reference, repeats)
-    value = best_rate(full, repeats)
+    baseline, stream_baseline, value = best_rates(
+        reference, stream_reference, full, repeats=repeats
+    )
     return Result(
         name="jt808 decode",
         value=value,
