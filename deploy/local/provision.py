@@ -11,6 +11,7 @@ services read. The Helm chart runs the same module as a provisioning job.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -46,6 +47,10 @@ def _retry(what: str, attempt: Callable[[], T], timeout_s: float, hint: str) -> 
 
 
 def provision(timeout_s: float = 120.0) -> None:
+    # while a store is still starting, its client logs every refused connection; the retry
+    # loop below reports the outcome in one line instead
+    for noisy in ("aiokafka", "cassandra"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     kafka, cassandra, s3 = KafkaSettings(), CassandraSettings(), S3Settings()
     log_hint = "see `make status` and the log it names under .run/"
 

@@ -99,3 +99,53 @@ async def test_poison_messages_go_to_dead_letters_and_the_rest_is_processed(
         assert committed == end == 14
     finally:
         await probe.stop()
+
+
+async def test_batch_handler_isolates_the_poison_record_and_retries_whole_batches(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic
+) -> None:
+    topic = await make_topic()
+    publisher = EventPublisher.create(kafka_settings, source="/tests/dlq-batch")
+    await publisher.start()
+    for serial in range(20):
+        event = PositionReported(device_id="dev-2", origin=Origin(message_serial=serial))
+        await publisher.publish(topic, event, key="dev-2")
+
+    batches: list[list[int]] = []
+    stored: set[int] = set()
+    failures = {"retryable": 1}
+
+    async def batch_handler(events: list[ConsumedEvent]) -> None:
+        serials = [e.message.origin.message_serial for e in events]  # type: ignore[attr-defined]
+        batches.append(serials)
+        if failures["retryable"]:
+            failures["retryable"] -= 1
+            raise RetryableError("store briefly down")
+        if 7 in serials:
+            raise ValueError("serial 7 is poison")
+        stored.update(serials)
+
+    consumer = EventConsumer(
+        settings=kafka_settings,
+        group_id=f"tests-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        batch_handler=batch_handler,
+        registry=default_registry(),
+        dead_letters=publisher,
+        retry_backoff_s=0.05,
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    for _ in range(300):
+        if len(stored) == 19:
+            break
+        await asyncio.sleep(0.1)
+    consumer.stop()
+    await asyncio.wait_for(task, 30)
+    await publisher.stop()
+
+    assert stored == set(range(20)) - {7}
+    assert len(batches[0]) > 1 and batches[0] == batches[1], "the whole batch was retried"
+    [dead] = await read_all(kafka_settings, f"{topic}.dlq")
+    assert PositionReported.FromString(dead.value).origin.message_serial == 7
+    assert b"serial 7 is poison" in dict(dead.headers)["dlq_reason"]

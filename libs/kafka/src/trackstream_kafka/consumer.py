@@ -10,7 +10,12 @@ For each record the loop decodes the envelope and the protobuf value and calls t
 * A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first).
 
 Offsets are committed per batch, after every record in it is done or dead-lettered, so a crash
-replays at most one batch (at-least-once): handlers must be idempotent. ``stop()`` lets the batch
+replays at most one batch (at-least-once): handlers must be idempotent.
+
+With ``batch_handler`` instead of ``handler`` the decoded records of a poll are handed over
+together (a store can then write them concurrently). :class:`RetryableError` retries the whole
+batch; any other error makes the loop hand the records over one by one, so only the poison one
+is dead-lettered. ``stop()`` lets the batch
 in hand finish and commits it before the consumer leaves the group.
 """
 
@@ -53,6 +58,7 @@ class ConsumedEvent:
 
 
 Handler = Callable[[ConsumedEvent], Awaitable[None]]
+BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 
 
 class _PoisonMessage(Exception):
@@ -66,7 +72,8 @@ class EventConsumer:
         settings: KafkaSettings,
         group_id: str,
         topics: list[str],
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         registry: EventRegistry,
         dead_letters: EventPublisher,
         retry_backoff_s: float = 0.5,
@@ -75,7 +82,10 @@ class EventConsumer:
         self._settings = settings
         self._group = group_id
         self._topics = topics
-        self._handler = handler
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
+        self._handler: Handler = handler or self._one_of_batch
+        self._batch_handler = batch_handler
         self._registry = registry
         self._dead_letters = dead_letters
         self._retry_backoff_s = retry_backoff_s
@@ -111,13 +121,60 @@ class EventConsumer:
                 if not batch:
                     continue
                 offsets: dict[TopicPartition, int] = {}
-                for tp, records in batch.items():
-                    for record in records:
-                        await self._process(record)
-                        offsets[tp] = record.offset + 1
+                if self._batch_handler is not None:
+                    await self._process_batch([r for records in batch.values() for r in records])
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                else:
+                    for tp, records in batch.items():
+                        for record in records:
+                            await self._process(record)
+                            offsets[tp] = record.offset + 1
                 await self._consumer.commit(offsets)
         finally:
             await self._consumer.stop()
+
+    async def _one_of_batch(self, event: ConsumedEvent) -> None:
+        assert self._batch_handler is not None
+        await self._batch_handler([event])
+
+    async def _process_batch(self, records: list[ConsumerRecord]) -> None:
+        events: list[ConsumedEvent] = []
+        handled: list[ConsumerRecord] = []
+        for record in records:
+            try:
+                events.append(self._decode(record))
+                handled.append(record)
+            except UnknownEventType:
+                EVENTS_CONSUMED.labels(record.topic, self._group, "skipped_unknown_type").inc()
+            except _PoisonMessage as poison:
+                await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
+        if not events:
+            return
+        assert self._batch_handler is not None
+        backoff = self._retry_backoff_s
+        while True:
+            started = time.perf_counter()
+            try:
+                await self._batch_handler(events)
+            except RetryableError as err:
+                log.warning("batch handler asked for a retry", extra={"reason": str(err)})
+                if self._stopping.is_set():
+                    raise  # uncommitted: the next owner of the partitions retries
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_retry_backoff_s)
+                continue
+            except Exception:
+                # find the poison record: one by one, the usual per-record rules apply
+                for record in handled:
+                    await self._process(record)
+                return
+            finally:
+                HANDLE_SECONDS.labels(records[0].topic, self._group).observe(
+                    time.perf_counter() - started
+                )
+            for event in events:
+                EVENTS_CONSUMED.labels(event.topic, self._group, "handled").inc()
+            return
 
     async def _process(self, record: ConsumerRecord) -> None:
         topic = record.topic
