@@ -53,12 +53,14 @@ def _protoc(*args: str) -> None:
 
 def generate() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    mypy_plugin = Path(sys.executable).parent / "protoc-gen-mypy"
+    bin_dir = Path(sys.executable).parent
     _protoc(
-        f"--plugin=protoc-gen-mypy={mypy_plugin}",
+        f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
         f"--python_out={OUT}",
         f"--mypy_out={OUT}",
         f"--grpc_python_out={OUT}",
+        f"--mypy_grpc_out={OUT}",
     )
     # Regular packages (not namespace packages), so mypy and importlib see one tree.
     for folder in (OUT / "trackstream").rglob("*"):

@@ -30,3 +30,4 @@ class TrackPoint:
     message_serial: int = 0
     archived: bool = False
     flagged: str | None = None
+    received_time: datetime | None = None

@@ -1,0 +1,184 @@
+"""Positions in Cassandra: written idempotently and concurrently, read by bounded slices.
+
+* ``positions_by_device_day``: partition (device, UTC day), clustered by (fix time, serial): a
+  position retransmitted or re-consumed overwrites its own row; a late one lands in its day.
+* ``position_days_by_device``: which days a device has, so reads and erasure need no scans.
+* ``last_position_by_device``: written ``USING TIMESTAMP`` = the fix time, so the newest fix
+  wins whatever order positions arrive in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from history.domain.model import TrackPoint
+from trackstream_cassandra import CassandraStore
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COLUMNS = (
+    "fix_time, message_serial, latitude, longitude, altitude_m, speed_kmh, course_deg, valid, "
+    "satellites, received_time, archived, ignition, odometer_m, flagged, address"
+)
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class PositionStore:
+    def __init__(self, store: CassandraStore, *, concurrency: int, retention_days: int) -> None:
+        self._store = store
+        self._limit = asyncio.Semaphore(concurrency)
+        ttl = f" USING TTL {retention_days * 86400}" if retention_days else ""
+        self._insert = (
+            f"INSERT INTO positions_by_device_day (device_id, day, {_COLUMNS}) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){ttl}"
+        )
+        self._insert_day = (
+            f"INSERT INTO position_days_by_device (device_id, day) VALUES (?, ?){ttl}"
+        )
+        self._insert_last = (
+            "INSERT INTO last_position_by_device (device_id, fix_time, message_serial, latitude, "
+            "longitude, altitude_m, speed_kmh, course_deg, valid, satellites, received_time, "
+            "ignition, odometer_m) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "USING TIMESTAMP ?"
+        )
+
+    async def write(self, points: Sequence[TrackPoint]) -> None:
+        """Store every point (and its day, and the device's newest fix), concurrently; returns
+        when all are written, raises if any failed (then nothing may be acknowledged)."""
+        writes: list[tuple[str, tuple[Any, ...]]] = []
+        days: set[tuple[str, date]] = set()
+        newest: dict[str, TrackPoint] = {}
+        for p in points:
+            day = p.fix_time.astimezone(UTC).date()
+            writes.append((self._insert, (p.device_id, day, *self._values(p))))
+            days.add((p.device_id, day))
+            if p.flagged is None and (
+                p.device_id not in newest or newest[p.device_id].fix_time < p.fix_time
+            ):
+                newest[p.device_id] = p
+        writes += [(self._insert_day, d) for d in days]
+        for p in newest.values():
+            values = self._values(p)
+            writes.append(
+                (
+                    self._insert_last,
+                    (p.device_id, *values[:10], values[11], values[12], _micros(p.fix_time)),
+                )
+            )
+        await asyncio.gather(*(self._run(cql, values) for cql, values in writes))
+
+    async def _run(self, cql: str, values: tuple[Any, ...]) -> None:
+        async with self._limit:
+            await self._store.execute(cql, values)
+
+    @staticmethod
+    def _values(p: TrackPoint) -> tuple[Any, ...]:
+        return (
+            p.fix_time,
+            p.message_serial,
+            p.latitude,
+            p.longitude,
+            p.altitude_m,
+            p.speed_kmh,
+            p.course_deg,
+            p.valid,
+            p.satellites,
+            p.received_time,
+            p.archived,
+            p.ignition,
+            p.odometer_m,
+            p.flagged,
+            p.address,
+        )
+
+    async def days(self, device_id: str, first: date, last: date) -> list[date]:
+        rows = await self._store.execute(
+            "SELECT day FROM position_days_by_device WHERE device_id = ? AND day >= ? AND day <= ?",
+            (device_id, first, last),
+        )
+        return sorted(_as_date(r.day) for r in rows)
+
+    async def track(
+        self,
+        device_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[TrackPoint]:
+        """At most ``limit`` points in [start, end), oldest first, after ``after`` (the fix time
+        and serial of the last point of the previous page)."""
+        points: list[TrackPoint] = []
+        first = (after[0] if after else start).astimezone(UTC).date()
+        for day in await self.days(
+            device_id, first, (end - timedelta(microseconds=1)).astimezone(UTC).date()
+        ):
+            if after is not None and day == after[0].astimezone(UTC).date():
+                rows = await self._store.execute(
+                    f"SELECT {_COLUMNS} FROM positions_by_device_day "
+                    "WHERE device_id = ? AND day = ? "
+                    "AND (fix_time, message_serial) > (?, ?) AND (fix_time) < (?) LIMIT ?",
+                    (device_id, day, after[0], after[1], end, limit - len(points)),
+                )
+            else:
+                rows = await self._store.execute(
+                    f"SELECT {_COLUMNS} FROM positions_by_device_day "
+                    "WHERE device_id = ? AND day = ? "
+                    "AND fix_time >= ? AND fix_time < ? LIMIT ?",
+                    (device_id, day, start, end, limit - len(points)),
+                )
+            points += [_point(device_id, r) for r in rows]
+            if len(points) >= limit:
+                break
+        return points
+
+    async def last_positions(self, device_ids: Sequence[str]) -> dict[str, TrackPoint]:
+        columns = _COLUMNS.replace(", archived", "").replace(", flagged, address", ", address")
+        found = await asyncio.gather(
+            *(
+                self._store.execute(
+                    f"SELECT {columns} FROM last_position_by_device WHERE device_id = ?", (d,)
+                )
+                for d in device_ids
+            )
+        )
+        return {d: _point(d, rows[0]) for d, rows in zip(device_ids, found, strict=True) if rows}
+
+    async def ping(self) -> bool:
+        await self._store.execute("SELECT release_version FROM system.local")
+        return True
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else value.date()  # cassandra.util.Date
+
+
+def _point(device_id: str, row: Any) -> TrackPoint:
+    return TrackPoint(
+        device_id=device_id,
+        fix_time=_utc(row.fix_time) or _EPOCH,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        speed_kmh=row.speed_kmh or 0.0,
+        course_deg=row.course_deg or 0.0,
+        valid=bool(row.valid),
+        altitude_m=row.altitude_m,
+        satellites=row.satellites,
+        ignition=row.ignition,
+        odometer_m=row.odometer_m,
+        address=getattr(row, "address", None),
+        message_serial=row.message_serial or 0,
+        archived=bool(getattr(row, "archived", False)),
+        flagged=getattr(row, "flagged", None),
+        received_time=_utc(row.received_time),
+    )

@@ -1,0 +1,86 @@
+"""Position events become stored track points. Bad input is stored flagged (see
+``history.domain.plausibility``), never dropped and never a reason to stop consuming; a message
+that cannot be parsed never reaches here (the consumer dead-letters it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+
+from history.domain.model import TrackPoint
+from history.domain.plausibility import flag
+from trackstream.tracking.v1.position_pb2 import PositionReported
+from trackstream_kafka import ConsumedEvent, RetryableError
+
+log = logging.getLogger(__name__)
+
+
+class PointWriter(Protocol):
+    async def write(self, points: Sequence[TrackPoint]) -> None: ...
+
+
+def point_of(event: PositionReported) -> TrackPoint:
+    fix = event.fix
+    return TrackPoint(
+        device_id=event.device_id,
+        fix_time=fix.fix_time.ToDatetime(tzinfo=UTC),
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        speed_kmh=fix.speed_kmh,
+        course_deg=fix.course_deg,
+        valid=fix.valid,
+        altitude_m=fix.altitude_m if fix.HasField("altitude_m") else None,
+        satellites=fix.satellites if fix.HasField("satellites") else None,
+        ignition=event.ignition if event.HasField("ignition") else None,
+        odometer_m=event.odometer_m if event.HasField("odometer_m") else None,
+        message_serial=event.origin.message_serial,
+        archived=event.archived,
+        received_time=event.received_time.ToDatetime(tzinfo=UTC)
+        if event.HasField("received_time")
+        else None,
+    )
+
+
+@dataclass
+class StoreHealth:
+    """Whether the last write reached the store; readiness and a metric report it."""
+
+    healthy: bool = True
+
+
+@dataclass
+class PositionWriter:
+    store: PointWriter
+    health: StoreHealth
+
+    async def handle(self, events: list[ConsumedEvent]) -> None:
+        now = datetime.now(UTC)
+        points = [point_of(e.message) for e in events if isinstance(e.message, PositionReported)]
+        points.sort(key=lambda p: (p.device_id, p.fix_time))
+        checked: list[TrackPoint] = []
+        previous: TrackPoint | None = None
+        for point in points:
+            before = (
+                previous if previous is not None and previous.device_id == point.device_id else None
+            )
+            verdict = flag(point, now=now, previous=before)
+            checked.append(replace(point, flagged=verdict) if verdict else point)
+            if verdict is None:
+                previous = point
+        try:
+            await self.store.write(checked)
+        except (DriverException, NoHostAvailable, OSError) as err:
+            # nothing is committed: the consumer retries this batch until the store is back
+            if self.health.healthy:
+                log.error("position store unavailable, consumption paused: %s", err)
+            self.health.healthy = False
+            raise RetryableError(f"position store unavailable: {type(err).__name__}") from err
+        if not self.health.healthy:
+            log.info("position store available again, consumption resumed")
+        self.health.healthy = True
