@@ -47,8 +47,8 @@ stack-up: stack-install ## start Kafka, Cassandra and the S3 store (no-op when r
 provision: ## create topics, apply Cassandra migrations, create buckets (idempotent)
 	$(PY) deploy/local/provision.py
 
-services: ## start the services (ingest) and the simulated fleet on the running stack
-	$(PY) deploy/local/stack.py up ingest fleet
+services: ## start the services (ingest, history) and the simulated fleet on the running stack
+	$(PY) deploy/local/stack.py up ingest history fleet
 
 up: stack-up provision services ## bring the whole platform up locally: stack, services, demo fleet
 	@echo
@@ -57,6 +57,7 @@ up: stack-up provision services ## bring the whole platform up locally: stack, s
 	@echo "Trackstream is up."
 	@echo "  trackers:  GT06 tcp://127.0.0.1:$${INGEST_GT06_PORT:-5023}  JT/T 808 tcp://127.0.0.1:$${INGEST_JT808_PORT:-5015}"
 	@echo "  ingest:    http://127.0.0.1:$${INGEST_OPS_PORT:-9464}/metrics  /readyz"
+	@echo "  history:   gRPC 127.0.0.1:$${HISTORY_GRPC_PORT:-50061} (trackstream.history.v1.HistoryService)  http://127.0.0.1:$${HISTORY_OPS_PORT:-9465}/metrics"
 	@echo "  stores:    Kafka 127.0.0.1:$${KAFKA_PORT:-9092}  Cassandra 127.0.0.1:$${CASSANDRA_PORT:-9042}  S3 http://127.0.0.1:$${S3_PORT:-8333}"
 	@echo "  fleet:     $${TS_FLEET_SIZE:-5} GT06 + $${TS_FLEET_SIZE:-5} JT/T 808 simulated devices (progress in .run/fleet/out.log)"
 	@echo "  watch:     .venv/bin/python -m trackstream_kafka.tail tracking.positions.v1"

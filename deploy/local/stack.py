@@ -77,6 +77,8 @@ class StackSettings:
     gt06_port: int = field(default_factory=lambda: int(_env("INGEST_GT06_PORT", "5023")))
     jt808_port: int = field(default_factory=lambda: int(_env("INGEST_JT808_PORT", "5015")))
     ingest_ops_port: int = field(default_factory=lambda: int(_env("INGEST_OPS_PORT", "9464")))
+    history_ops_port: int = field(default_factory=lambda: int(_env("HISTORY_OPS_PORT", "9465")))
+    history_grpc_port: int = field(default_factory=lambda: int(_env("HISTORY_GRPC_PORT", "50061")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
     #: fix times never run ahead of the clock)
     fleet_size: int = field(default_factory=lambda: int(_env("TS_FLEET_SIZE", "5")))
@@ -359,12 +361,20 @@ class PythonProcess(Component):
         return [sys.executable, *self.argv]
 
 
-class Ingest(PythonProcess):
+class Service(PythonProcess):
+    """A service with the service kit's ops endpoint: ready when ``/readyz`` answers 200."""
+
+    def __init__(
+        self, name: str, settings: StackSettings, ports: dict[str, int], argv: list[str]
+    ) -> None:
+        super().__init__(name, settings, ports, argv)
+        self.ops_port = ports["ops"]
+
     def prepare(self) -> None:
-        os.environ.setdefault("INGEST_OPS_PORT", str(self.settings.ingest_ops_port))
+        os.environ[f"{self.name.upper()}_OPS_PORT"] = str(self.ops_port)
 
     def is_ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.settings.ingest_ops_port}/readyz"
+        url = f"http://127.0.0.1:{self.ops_port}/readyz"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return bool(response.status == 200)
@@ -387,11 +397,17 @@ def components(settings: StackSettings) -> list[Component]:
         S3Store("s3", s, {"s3": s.s3_port, "master": s.s3_master_port, "filer": s.s3_filer_port}),
         Kafka("kafka", s, {"broker": s.kafka_port, "controller": s.kafka_controller_port}),
         Cassandra("cassandra", s, {"cql": s.cassandra_port, "storage": s.cassandra_storage_port}),
-        Ingest(
+        Service(
             "ingest",
             s,
             {"gt06": s.gt06_port, "jt808": s.jt808_port, "ops": s.ingest_ops_port},
             ["-m", "ingest"],
+        ),
+        Service(
+            "history",
+            s,
+            {"grpc": s.history_grpc_port, "ops": s.history_ops_port},
+            ["-m", "history"],
         ),
         PythonProcess("fleet", s, {}, fleet_args),
     ]
@@ -531,31 +547,45 @@ def cmd_restart(settings: StackSettings, only: list[str]) -> None:
     cmd_up(settings, only)
 
 
-def cmd_smoke(settings: StackSettings, timeout_s: float = 90.0) -> None:
-    """Positions of the simulated fleet went through ingest into Kafka (ingest's own count of
-    acknowledged publishes, from its /metrics)."""
-    url = f"http://127.0.0.1:{settings.ingest_ops_port}/metrics"
-    pattern = re.compile(
-        r'^trackstream_events_published_total\{topic="tracking\.positions\.v1"[^}]*\} ([0-9.e+]+)',
-        re.MULTILINE,
-    )
+def cmd_smoke(settings: StackSettings, timeout_s: float = 120.0) -> None:
+    """The simulated fleet's positions went through ingest into Kafka (ingest's count of
+    acknowledged publishes) and from Kafka into Cassandra (history's count of stored events)."""
+    checks = [
+        (
+            "ingest published",
+            settings.ingest_ops_port,
+            r'^trackstream_events_published_total\{topic="tracking\.positions\.v1"[^}]*\} (\S+)',
+            ".run/ingest/out.log and .run/fleet/out.log",
+        ),
+        (
+            "history stored",
+            settings.history_ops_port,
+            # Prometheus writes labels in alphabetical order
+            r'^trackstream_events_consumed_total\{group="history",outcome="handled",'
+            r'topic="tracking\.positions\.v1"\} (\S+)',
+            ".run/history/out.log",
+        ),
+    ]
     deadline = time.monotonic() + timeout_s
-    published = 0.0
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                text = response.read().decode()
-            published = sum(float(v) for v in pattern.findall(text))
-        except OSError:
-            pass
-        if published > 0:
-            print(f"smoke: ingest published {published:.0f} positions of the simulated fleet")
-            return
-        time.sleep(1)
-    raise StackError(
-        "smoke: no position reached Kafka through ingest; see .run/ingest/out.log and "
-        ".run/fleet/out.log"
-    )
+    for what, port, regex, logs in checks:
+        pattern = re.compile(regex, re.MULTILINE)
+        total = 0.0
+        while time.monotonic() < deadline:
+            total = sum(float(v) for v in pattern.findall(_metric_text(port)))
+            if total > 0:
+                break
+            time.sleep(1)
+        if total <= 0:
+            raise StackError(f"smoke: {what} no position of the simulated fleet; see {logs}")
+        print(f"smoke: {what} {total:.0f} positions of the simulated fleet")
+
+
+def _metric_text(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return ""
 
 
 def cmd_status(settings: StackSettings) -> int:
