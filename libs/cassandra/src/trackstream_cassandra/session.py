@@ -18,7 +18,11 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import PreparedStatement
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +58,8 @@ def connect(settings: CassandraSettings, *, keyspace: str | None = None) -> Sess
         protocol_version=5,
         connect_timeout=settings.connect_timeout_s,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        # the default backs off to 10 minutes: after an outage, retry every 10 s at most
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
     )
     return cluster.connect(keyspace)
 

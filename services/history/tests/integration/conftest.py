@@ -107,8 +107,13 @@ async def wait_for_points(
 ) -> list[pb.TrackPoint]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
+    points: list[pb.TrackPoint] = []
     while True:
-        points = await track(app, device_id, start, end)
+        try:
+            points = await track(app, device_id, start, end)
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.UNAVAILABLE:  # the store is still coming back
+                raise
         if len(points) >= count or loop.time() > deadline:
             return points
         await asyncio.sleep(0.1)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from history.adapters.store import PositionStore
@@ -15,6 +17,8 @@ from trackstream.history.v1 import history_service_pb2 as pb
 from trackstream.history.v1 import history_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1 import fix_pb2
 
+#: the store is down or unreachable: the client gets UNAVAILABLE and retries
+STORE_ERRORS = (DriverException, NoHostAvailable)
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
 MAX_DEVICES = 1000
@@ -88,7 +92,10 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
             after = _after(request.page_token) if request.page_token else None
         except (ValueError, UnicodeDecodeError):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one of ours")
-        points = await self._store.track(request.device_id, start, end, limit=size, after=after)
+        try:
+            points = await self._store.track(request.device_id, start, end, limit=size, after=after)
+        except STORE_ERRORS:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "position store unavailable, retry")
         return pb.GetTrackResponse(
             points=[point_message(p) for p in points],
             next_page_token=_token(points[-1]) if len(points) == size else "",
@@ -100,7 +107,10 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
         ids = list(dict.fromkeys(request.device_ids))
         if len(ids) > MAX_DEVICES:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_DEVICES} devices")
-        found = await self._store.last_positions(ids)
+        try:
+            found = await self._store.last_positions(ids)
+        except STORE_ERRORS:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "position store unavailable, retry")
         return pb.GetLastPositionsResponse(
             positions=[
                 pb.LastPosition(device_id=d, point=point_message(p)) for d, p in found.items()
