@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from cassandra import DriverException
@@ -12,7 +14,11 @@ from cassandra.cluster import NoHostAvailable
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from history.adapters.store import PositionStore
+from history.domain.exports import csv_chunks, geojson_chunks, gpx_chunks
 from history.domain.model import TrackPoint
+from history.domain.overspeed import overspeed_segments
+from history.domain.summary import daily_summary
+from history.domain.trips import Stop, trips_and_stops
 from trackstream.history.v1 import history_service_pb2 as pb
 from trackstream.history.v1 import history_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1 import fix_pb2
@@ -116,6 +122,149 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
                 pb.LastPosition(device_id=d, point=point_message(p)) for d, p in found.items()
             ]
         )
+
+    # ------------------------------------------------------------------ reports
+
+    async def _points(self, request: pb.GetReportRequest, context: Any) -> list[TrackPoint]:
+        """Every stored point of the range (bounded: at most MAX_RANGE), read page by page."""
+        if not request.device_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "device_id is required")
+        start = request.start_time.ToDatetime(tzinfo=UTC)
+        end = request.end_time.ToDatetime(tzinfo=UTC)
+        return await self._range(request.device_id, start, end, context)
+
+    async def _range(
+        self, device_id: str, start: datetime, end: datetime, context: Any
+    ) -> list[TrackPoint]:
+        if end <= start or end - start > MAX_RANGE:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"end_time must follow start_time, by at most {MAX_RANGE.days} days",
+            )
+        points: list[TrackPoint] = []
+        after: tuple[datetime, int] | None = None
+        try:
+            while True:
+                page = await self._store.track(device_id, start, end, limit=MAX_PAGE, after=after)
+                points += page
+                if len(page) < MAX_PAGE:
+                    return points
+                after = (page[-1].fix_time, page[-1].message_serial)
+        except STORE_ERRORS:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "position store unavailable, retry")
+            raise  # abort raises; this line only tells the type checker
+
+    async def GetTrips(self, request: pb.GetReportRequest, context: Any) -> pb.GetTripsResponse:
+        found = trips_and_stops(await self._points(request, context))
+        return pb.GetTripsResponse(
+            trips=[
+                pb.Trip(
+                    start_time=_timestamp(t.start_time),
+                    end_time=_timestamp(t.end_time),
+                    start=pb.Place(
+                        latitude=t.start_latitude,
+                        longitude=t.start_longitude,
+                        address=t.start_address or "",
+                    ),
+                    end=pb.Place(
+                        latitude=t.end_latitude,
+                        longitude=t.end_longitude,
+                        address=t.end_address or "",
+                    ),
+                    distance_m=t.distance_m,
+                    duration_s=t.duration.total_seconds(),
+                    max_speed_kmh=t.max_speed_kmh,
+                    average_speed_kmh=t.average_speed_kmh,
+                )
+                for t in found.trips
+            ],
+            stops=[_stop(s) for s in found.stops],
+            detection=found.detection.value,
+        )
+
+    async def GetDailySummary(
+        self, request: pb.GetDailySummaryRequest, context: Any
+    ) -> pb.DailySummary:
+        try:
+            day = date.fromisoformat(request.day)
+            zone = ZoneInfo(request.time_zone or "UTC")
+        except (ValueError, ZoneInfoNotFoundError):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "day is YYYY-MM-DD, time_zone IANA"
+            )
+        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        # one point on each side, so the day's edges are measured too
+        points = await self._range(
+            request.device_id, start - timedelta(hours=1), end + timedelta(hours=1), context
+        )
+        s = daily_summary(points, device_id=request.device_id, day=day, tz=zone)
+        summary = pb.DailySummary(
+            device_id=request.device_id,
+            day=day.isoformat(),
+            distance_m=s.distance_m,
+            moving_s=s.moving_time.total_seconds(),
+            max_speed_kmh=s.max_speed_kmh,
+            trip_count=s.trip_count,
+            point_count=s.point_count,
+        )
+        if s.engine_hours is not None:
+            summary.engine_s = s.engine_hours.total_seconds()
+        if s.idle_time is not None:
+            summary.idle_s = s.idle_time.total_seconds()
+        return summary
+
+    async def GetOverspeeds(
+        self, request: pb.GetOverspeedsRequest, context: Any
+    ) -> pb.GetOverspeedsResponse:
+        if request.limit_kmh <= 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "limit_kmh must be positive")
+        segments = overspeed_segments(
+            await self._points(request.range, context), limit_kmh=request.limit_kmh
+        )
+        return pb.GetOverspeedsResponse(
+            overspeeds=[
+                pb.Overspeed(
+                    start_time=_timestamp(o.start_time),
+                    end_time=_timestamp(o.end_time),
+                    max_speed_kmh=o.max_speed_kmh,
+                    distance_m=o.distance_m,
+                    start=pb.Place(latitude=o.start_latitude, longitude=o.start_longitude),
+                    end=pb.Place(latitude=o.end_latitude, longitude=o.end_longitude),
+                )
+                for o in segments
+            ]
+        )
+
+    async def ExportTrack(
+        self, request: pb.ExportTrackRequest, context: Any
+    ) -> AsyncIterator[pb.ExportChunk]:
+        points = await self._points(request.range, context)
+        device = request.range.device_id
+        if request.format == pb.EXPORT_FORMAT_GPX:
+            chunks = gpx_chunks(points, name=device)
+        elif request.format == pb.EXPORT_FORMAT_GEOJSON:
+            chunks = geojson_chunks(points, device_id=device)
+        elif request.format == pb.EXPORT_FORMAT_CSV:
+            chunks = csv_chunks(points)
+        else:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "format: GPX, GEOJSON or CSV")
+        for chunk in chunks:
+            yield pb.ExportChunk(text=chunk)
+
+
+def _stop(s: Stop) -> pb.Stop:
+    stop = pb.Stop(
+        start_time=_timestamp(s.start_time),
+        end_time=_timestamp(s.end_time),
+        place=pb.Place(latitude=s.latitude, longitude=s.longitude, address=s.address or ""),
+        duration_s=s.duration.total_seconds(),
+    )
+    if s.ignition_on is not None:
+        stop.ignition_on = s.ignition_on
+    if s.idle_duration is not None:
+        stop.idle_s = s.idle_duration.total_seconds()
+    return stop
 
 
 async def serve_grpc(store: PositionStore, host: str, port: int) -> tuple[grpc.aio.Server, int]:
