@@ -18,6 +18,7 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
@@ -81,6 +82,22 @@ class CassandraStore:
         """Run a prepared statement and return all its rows."""
         future = self.session.execute_async(self.prepared(cql), params)
         return await _rows(future)
+
+    async def execute_concurrently(
+        self, cql: str, params: Sequence[Sequence[Any]], *, concurrency: int
+    ) -> None:
+        """Run one prepared statement for many parameter rows with the driver's own concurrent
+        executor, in a worker thread: one hand-over to asyncio per batch instead of one per row.
+        Raises the first failure."""
+        statement = self.prepared(cql)
+        await asyncio.to_thread(
+            execute_concurrent_with_args,
+            self.session,
+            statement,
+            params,
+            concurrency=concurrency,
+            raise_on_first_error=True,
+        )
 
     def close(self) -> None:
         self.session.cluster.shutdown()

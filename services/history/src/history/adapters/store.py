@@ -35,7 +35,7 @@ def _utc(value: datetime | None) -> datetime | None:
 class PositionStore:
     def __init__(self, store: CassandraStore, *, concurrency: int, retention_days: int) -> None:
         self._store = store
-        self._limit = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         ttl = f" USING TTL {retention_days * 86400}" if retention_days else ""
         self._insert = (
             f"INSERT INTO positions_by_device_day (device_id, day, {_COLUMNS}) "
@@ -54,31 +54,27 @@ class PositionStore:
     async def write(self, points: Sequence[TrackPoint]) -> None:
         """Store every point (and its day, and the device's newest fix), concurrently; returns
         when all are written, raises if any failed (then nothing may be acknowledged)."""
-        writes: list[tuple[str, tuple[Any, ...]]] = []
+        rows: list[tuple[Any, ...]] = []
         days: set[tuple[str, date]] = set()
         newest: dict[str, TrackPoint] = {}
         for p in points:
             day = p.fix_time.astimezone(UTC).date()
-            writes.append((self._insert, (p.device_id, day, *self._values(p))))
+            rows.append((p.device_id, day, *self._values(p)))
             days.add((p.device_id, day))
             if p.flagged is None and (
                 p.device_id not in newest or newest[p.device_id].fix_time < p.fix_time
             ):
                 newest[p.device_id] = p
-        writes += [(self._insert_day, d) for d in days]
+        last = []
         for p in newest.values():
             values = self._values(p)
-            writes.append(
-                (
-                    self._insert_last,
-                    (p.device_id, *values[:10], values[11], values[12], _micros(p.fix_time)),
-                )
-            )
-        await asyncio.gather(*(self._run(cql, values) for cql, values in writes))
-
-    async def _run(self, cql: str, values: tuple[Any, ...]) -> None:
-        async with self._limit:
-            await self._store.execute(cql, values)
+            last.append((p.device_id, *values[:10], values[11], values[12], _micros(p.fix_time)))
+        run = self._store.execute_concurrently
+        await asyncio.gather(
+            run(self._insert, rows, concurrency=self._concurrency),
+            run(self._insert_day, sorted(days), concurrency=self._concurrency),
+            run(self._insert_last, last, concurrency=self._concurrency),
+        )
 
     @staticmethod
     def _values(p: TrackPoint) -> tuple[Any, ...]:
