@@ -31,6 +31,7 @@ from ingest.domain.session import DeviceRejected, DeviceSession, NotIdentified, 
 from ingest.ports import Clock, DeviceDirectory, MediaStore, Publisher
 from trackstream.tracking.v1 import command_pb2, device_pb2, quarantine_pb2
 from trackstream_events.pseudonyms import identifier_hmac
+from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class IngestHandler:
                     device_id=registration.device_id,
                     session_id=session.session_id,
                     protocol=session.protocol,  # type: ignore[arg-type]
-                    connected_time=events.timestamp(received),
+                    connected_time=to_timestamp(received),
                     device_model=session.model,
                     protocol_edition=session.edition,
                 ),
@@ -159,7 +160,7 @@ class IngestHandler:
         seen = quarantine_pb2.UnknownDeviceSeen(
             identifier_hmac=session.identifier_hmac,
             protocol=session.protocol,  # type: ignore[arg-type]
-            seen_time=events.timestamp(received),
+            seen_time=to_timestamp(received),
             device_model=session.model,
             identifier_tail=session.identifier_tail,
         )
@@ -214,7 +215,7 @@ class IngestHandler:
                 command_id=command_id or "",
                 device_id=device_id,
                 status=status,
-                result_time=events.timestamp(received),
+                result_time=to_timestamp(received),
                 reply_text=report.text,
             )
             out.append(Outgoing(COMMAND_RESULTS, reply, device_id))
@@ -225,7 +226,7 @@ class IngestHandler:
                     device_pb2.DeviceDisconnected(
                         device_id=device_id,
                         session_id=session.session_id,
-                        disconnected_time=events.timestamp(received),
+                        disconnected_time=to_timestamp(received),
                         reason=device_pb2.DISCONNECT_REASON_LOGOUT,
                         frames_received=session.frames,
                     ),

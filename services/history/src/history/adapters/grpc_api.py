@@ -22,6 +22,7 @@ from history.domain.trips import Stop, trips_and_stops
 from trackstream.history.v1 import history_service_pb2 as pb
 from trackstream.history.v1 import history_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1 import fix_pb2
+from trackstream_events.timestamps import to_timestamp
 
 #: the store is down or unreachable: the client gets UNAVAILABLE and retries
 STORE_ERRORS = (DriverException, NoHostAvailable)
@@ -33,16 +34,9 @@ MAX_RANGE = timedelta(days=31)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _timestamp(when: datetime) -> Any:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    micros = (when - _EPOCH) // timedelta(microseconds=1)
-    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
-
-
 def point_message(p: TrackPoint) -> pb.TrackPoint:
     fix = fix_pb2.Fix(
-        fix_time=_timestamp(p.fix_time),
+        fix_time=to_timestamp(p.fix_time),
         latitude=p.latitude,
         longitude=p.longitude,
         speed_kmh=p.speed_kmh,
@@ -61,7 +55,7 @@ def point_message(p: TrackPoint) -> pb.TrackPoint:
         flagged=p.flagged or "",
     )
     if p.received_time is not None:
-        message.received_time.CopyFrom(_timestamp(p.received_time))
+        message.received_time.CopyFrom(to_timestamp(p.received_time))
     if p.ignition is not None:
         message.ignition = p.ignition
     if p.odometer_m is not None:
@@ -159,8 +153,8 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
         return pb.GetTripsResponse(
             trips=[
                 pb.Trip(
-                    start_time=_timestamp(t.start_time),
-                    end_time=_timestamp(t.end_time),
+                    start_time=to_timestamp(t.start_time),
+                    end_time=to_timestamp(t.end_time),
                     start=pb.Place(
                         latitude=t.start_latitude,
                         longitude=t.start_longitude,
@@ -225,8 +219,8 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
         return pb.GetOverspeedsResponse(
             overspeeds=[
                 pb.Overspeed(
-                    start_time=_timestamp(o.start_time),
-                    end_time=_timestamp(o.end_time),
+                    start_time=to_timestamp(o.start_time),
+                    end_time=to_timestamp(o.end_time),
                     max_speed_kmh=o.max_speed_kmh,
                     distance_m=o.distance_m,
                     start=pb.Place(latitude=o.start_latitude, longitude=o.start_longitude),
@@ -255,8 +249,8 @@ class HistoryApi(pb_grpc.HistoryServiceServicer):
 
 def _stop(s: Stop) -> pb.Stop:
     stop = pb.Stop(
-        start_time=_timestamp(s.start_time),
-        end_time=_timestamp(s.end_time),
+        start_time=to_timestamp(s.start_time),
+        end_time=to_timestamp(s.end_time),
         place=pb.Place(latitude=s.latitude, longitude=s.longitude, address=s.address or ""),
         duration_s=s.duration.total_seconds(),
     )

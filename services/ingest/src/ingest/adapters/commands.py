@@ -21,12 +21,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from ingest.adapters.directory import reader_of
 from ingest.adapters.metrics import COMMANDS
 from ingest.adapters.tcp_server import Connection, ConnectionRegistry
-from ingest.domain import events
 from ingest.domain.commands import Command, CommandBook
 from ingest.handlers import COMMAND_RESULTS
 from ingest.ports import Clock, Publisher
 from ingest.protocols.base import UnsupportedCommand
 from trackstream.tracking.v1 import command_pb2
+from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing, PublishError
 from trackstream_kafka.settings import KafkaSettings
 
@@ -127,7 +127,7 @@ class CommandDispatcher:
             command_id=command.command_id,
             device_id=command.device_id,
             status=status,  # type: ignore[arg-type]
-            result_time=events.timestamp(self._clock.now()),
+            result_time=to_timestamp(self._clock.now()),
             detail=detail,
         )
         try:

@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ingest.adapters.metrics import BAD_CHECKSUMS, CLOSED, CONNECTIONS, FRAMES
-from ingest.domain import events
 from ingest.domain.reports import PositionReport
 from ingest.domain.session import DeviceRejected, DeviceSession, NotIdentified, SessionState
 from ingest.handlers import SESSIONS, IngestHandler
 from ingest.protocols.base import ProtocolAdapter
 from trackstream.tracking.v1 import device_pb2
 from trackstream_events.envelope import uuid7
+from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing, PublishError
 from trackstream_protocols.errors import ProtocolError
 
@@ -272,7 +272,7 @@ class DeviceServer(ConnectionServer):
         event = device_pb2.DeviceDisconnected(
             device_id=session.device_id,
             session_id=session.session_id,
-            disconnected_time=events.timestamp(self._handler.clock.now()),
+            disconnected_time=to_timestamp(self._handler.clock.now()),
             reason=connection.closing_reason,  # type: ignore[arg-type]
             frames_received=session.frames,
         )

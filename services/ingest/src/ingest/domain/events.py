@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ingest.domain.reports import AlarmReport, MediaReport, PositionReport, StatusReport
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, fix_pb2, media_pb2, position_pb2
+from trackstream_events.timestamps import to_timestamp
 from trackstream_protocols.model import Fix
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -19,12 +18,6 @@ _ID_KEY = b"trackstream.tracking.v1.PositionReported"
 _FIX_ATTRIBUTES = {"ignition", "odometer", "batteryLevel", "power", "rssi", "sat"}
 #: decoded values that identify a device or its SIM: never published
 _IDENTIFYING = {"iccid", "imei", "imsi", "phone", "driverUniqueId"}
-
-
-def timestamp(when: datetime) -> Timestamp:
-    """A protobuf Timestamp of an aware datetime (microsecond precision)."""
-    micros = (when - _EPOCH) // _MICROSECOND
-    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
 
 
 def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
@@ -47,7 +40,7 @@ def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
 
 def fix_message(fix: Fix) -> fix_pb2.Fix:
     message = fix_pb2.Fix(
-        fix_time=timestamp(fix.fix_time),
+        fix_time=to_timestamp(fix.fix_time),
         latitude=fix.latitude,
         longitude=fix.longitude,
         speed_kmh=fix.speed_kmh,
@@ -92,7 +85,7 @@ def position_reported(
     event = position_pb2.PositionReported(
         device_id=device_id,
         fix=fix_message(report.fix),
-        received_time=timestamp(received),
+        received_time=to_timestamp(received),
         origin=origin_,
         archived=report.archived,
         attributes=_text_attributes(attrs, _FIX_ATTRIBUTES),
@@ -126,7 +119,7 @@ def status_reported(
     attrs = report.attributes
     event = device_pb2.DeviceStatusReported(
         device_id=device_id,
-        status_time=timestamp(report.time or received),
+        status_time=to_timestamp(report.time or received),
         origin=origin_,
         attributes=_text_attributes(attrs, _FIX_ATTRIBUTES | {"charge", "blocked"}),
     )
@@ -148,8 +141,8 @@ def alarms_reported(
             device_id=device_id,
             alarm_type=alarm_type,
             protocol_code=report.code,
-            alarm_time=timestamp(report.time or received),
-            received_time=timestamp(received),
+            alarm_time=to_timestamp(report.time or received),
+            received_time=to_timestamp(received),
             origin=origin_,
             attributes=_text_attributes(report.attributes, set()),
         )
@@ -180,7 +173,7 @@ def media_uploaded(
         sha256=sha256,
         event_code=report.event_code,
         channel=report.channel,
-        received_time=timestamp(received),
+        received_time=to_timestamp(received),
     )
     if report.fix is not None:
         event.fix.CopyFrom(fix_message(report.fix))
