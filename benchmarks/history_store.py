@@ -63,7 +63,7 @@ def events(device: str, start: datetime, count: int, step_s: float = 10.0) -> li
 
 async def measure(rows: int) -> dict[str, float]:
     cassandra = CassandraStore(connect(CassandraSettings(), keyspace=CassandraSettings().keyspace))
-    store = PositionStore(cassandra, concurrency=CONCURRENCY, retention_days=0)
+    store = PositionStore(cassandra, concurrency=CONCURRENCY)
     writer = PositionWriter(store, StoreHealth())
     now = datetime.now(UTC).replace(microsecond=0)
     run = uuid.uuid4().hex[:8]

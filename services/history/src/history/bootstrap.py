@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from history.adapters.grpc_api import serve_grpc
 from history.adapters.store import PositionStore
 from history.config import HistorySettings
+from history.domain.retention import RetentionPolicy
 from history.handlers import PositionWriter, StoreHealth
+from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.table import CompactedTable
 
 POSITIONS = "tracking.positions.v1"
+REGISTRY_TOPIC = "identity.device-registry.v1"
 
 
 @dataclass
@@ -24,11 +28,18 @@ class HistoryApp:
     cassandra: CassandraStore
     health: StoreHealth
     writer: PositionWriter
+    accounts: CompactedTable[DeviceRegistered]
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
+        # device -> account first, so every row gets its account's retention
+        accounts = asyncio.create_task(self.accounts.run(stopping))
+        ready = asyncio.create_task(self.accounts.ready.wait())
+        await asyncio.wait({ready, accounts}, return_when=asyncio.FIRST_COMPLETED)
+        if accounts.done():
+            accounts.result()
         dead_letters = EventPublisher.create(s.kafka, source="/history")
         await dead_letters.start()
         consumer = EventConsumer(
@@ -56,19 +67,30 @@ class HistoryApp:
                 await asyncio.wait_for(consuming, 30)
             await server.stop(5)
             await dead_letters.stop()
+            stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(accounts, 10)
             self.cassandra.close()
 
 
 def bootstrap(settings: HistorySettings) -> HistoryApp:
     cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
-    store = PositionStore(
-        cassandra, concurrency=settings.write_concurrency, retention_days=settings.retention_days
-    )
+    store = PositionStore(cassandra, concurrency=settings.write_concurrency)
     health = StoreHealth()
+    accounts: CompactedTable[DeviceRegistered] = CompactedTable(
+        settings.kafka, REGISTRY_TOPIC, DeviceRegistered.FromString, client_id="history-accounts"
+    )
+    policy = RetentionPolicy(settings.retention_days, settings.account_retention_days)
+
+    def retention(device_id: str) -> int:
+        registered = accounts.get(device_id)
+        return policy.ttl_seconds(registered.owner_account_id if registered else None)
+
     return HistoryApp(
         settings=settings,
         store=store,
         cassandra=cassandra,
         health=health,
-        writer=PositionWriter(store, health),
+        writer=PositionWriter(store, health, retention),
+        accounts=accounts,
     )

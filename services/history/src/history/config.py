@@ -18,8 +18,11 @@ class HistorySettings(ServiceSettings):
     consumer_group: str = "history"
     #: rows written at once (Cassandra requests in flight)
     write_concurrency: int = 128
-    #: positions are kept this long (0: until erased); applied as a Cassandra TTL
+    #: positions are kept this long (0: until erased); applied as a Cassandra TTL per row
     retention_days: int = 0
+    #: per account, overriding ``retention_days``: JSON, e.g. {"<account id>": 30}; the device's
+    #: account comes from identity.device-registry.v1
+    account_retention_days: dict[str, int] = Field(default_factory=dict)
     #: a fix time further ahead than this is flagged "future"
     future_tolerance_s: float = 24 * 3600.0
 

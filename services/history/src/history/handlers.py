@@ -5,7 +5,7 @@ that cannot be parsed never reaches here (the consumer dead-letters it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class PointWriter(Protocol):
-    async def write(self, points: Sequence[TrackPoint]) -> None: ...
+    async def write(
+        self, points: Sequence[TrackPoint], ttl_seconds: Mapping[str, int] | None = None
+    ) -> None: ...
 
 
 def point_of(event: PositionReported) -> TrackPoint:
@@ -54,10 +56,16 @@ class StoreHealth:
     healthy: bool = True
 
 
+def keep_forever(device_id: str) -> int:
+    return 0
+
+
 @dataclass
 class PositionWriter:
     store: PointWriter
     health: StoreHealth
+    #: a device's retention as a TTL in seconds (0: until erased)
+    retention: Callable[[str], int] = keep_forever
 
     async def handle(self, events: list[ConsumedEvent]) -> None:
         now = datetime.now(UTC)
@@ -74,7 +82,8 @@ class PositionWriter:
             if verdict is None:
                 previous = point
         try:
-            await self.store.write(checked)
+            ttls = {d: self.retention(d) for d in {p.device_id for p in checked}}
+            await self.store.write(checked, ttls)
         except (DriverException, NoHostAvailable, OSError) as err:
             # nothing is committed: the consumer retries this batch until the store is back
             if self.health.healthy:

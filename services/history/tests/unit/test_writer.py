@@ -3,7 +3,7 @@ consumption (RetryableError, health down) instead of losing or dead-lettering an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +11,7 @@ from cassandra.cluster import NoHostAvailable
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from history.domain.model import TrackPoint
+from history.domain.retention import RetentionPolicy
 from history.handlers import PositionWriter, StoreHealth
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
@@ -21,12 +22,16 @@ from trackstream_kafka import ConsumedEvent, RetryableError
 class FakeStore:
     def __init__(self) -> None:
         self.rows: list[TrackPoint] = []
+        self.ttls: dict[str, int] = {}
         self.down = False
 
-    async def write(self, points: Sequence[TrackPoint]) -> None:
+    async def write(
+        self, points: Sequence[TrackPoint], ttl_seconds: Mapping[str, int] | None = None
+    ) -> None:
         if self.down:
             raise NoHostAvailable("all hosts down", {})
         self.rows += points
+        self.ttls.update(ttl_seconds or {})
 
 
 def consumed(device: str, when: datetime, serial: int, lat: float = 41.0) -> ConsumedEvent:
@@ -67,3 +72,26 @@ async def test_a_store_outage_pauses_consumption_and_reports_it_until_writes_suc
     store.down = False
     await writer.handle([consumed("d", datetime.now(UTC), 1)])
     assert health.healthy is True and len(store.rows) == 1
+
+
+async def test_each_device_gets_its_accounts_retention() -> None:
+    policy = RetentionPolicy(default_days=365, by_account={"acct-short": 7, "acct-keep": 0})
+    accounts = {"short": "acct-short", "keep": "acct-keep", "other": "acct-x"}
+    store = FakeStore()
+    writer = PositionWriter(
+        store, StoreHealth(), lambda device: policy.ttl_seconds(accounts.get(device))
+    )
+    now = datetime.now(UTC)
+    await writer.handle([consumed(d, now, 1) for d in ("short", "keep", "other", "unregistered")])
+    assert store.ttls == {
+        "short": 7 * 86_400,
+        "keep": 0,
+        "other": 365 * 86_400,
+        "unregistered": 365 * 86_400,
+    }
+
+
+def test_retention_policy_refuses_negative_days() -> None:
+    with pytest.raises(ValueError, match="0 or more"):
+        RetentionPolicy(default_days=-1)
+    assert RetentionPolicy().ttl_seconds("anyone") == 0

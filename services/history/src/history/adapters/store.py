@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,33 +33,37 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class PositionStore:
-    def __init__(self, store: CassandraStore, *, concurrency: int, retention_days: int) -> None:
+    def __init__(self, store: CassandraStore, *, concurrency: int) -> None:
         self._store = store
         self._concurrency = concurrency
-        ttl = f" USING TTL {retention_days * 86400}" if retention_days else ""
+        # every row carries its device's retention as a TTL (0: no expiry)
         self._insert = (
             f"INSERT INTO positions_by_device_day (device_id, day, {_COLUMNS}) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){ttl}"
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
         )
         self._insert_day = (
-            f"INSERT INTO position_days_by_device (device_id, day) VALUES (?, ?){ttl}"
+            "INSERT INTO position_days_by_device (device_id, day) VALUES (?, ?) USING TTL ?"
         )
         self._insert_last = (
             "INSERT INTO last_position_by_device (device_id, fix_time, message_serial, latitude, "
             "longitude, altitude_m, speed_kmh, course_deg, valid, satellites, received_time, "
             "ignition, odometer_m) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "USING TIMESTAMP ?"
+            "USING TIMESTAMP ? AND TTL ?"
         )
 
-    async def write(self, points: Sequence[TrackPoint]) -> None:
+    async def write(
+        self, points: Sequence[TrackPoint], ttl_seconds: Mapping[str, int] | None = None
+    ) -> None:
         """Store every point (and its day, and the device's newest fix), concurrently; returns
-        when all are written, raises if any failed (then nothing may be acknowledged)."""
+        when all are written, raises if any failed (then nothing may be acknowledged).
+        ``ttl_seconds`` gives each device's retention (absent: kept until erased)."""
+        ttl = ttl_seconds or {}
         rows: list[tuple[Any, ...]] = []
         days: set[tuple[str, date]] = set()
         newest: dict[str, TrackPoint] = {}
         for p in points:
             day = p.fix_time.astimezone(UTC).date()
-            rows.append((p.device_id, day, *self._values(p)))
+            rows.append((p.device_id, day, *self._values(p), ttl.get(p.device_id, 0)))
             days.add((p.device_id, day))
             if p.flagged is None and (
                 p.device_id not in newest or newest[p.device_id].fix_time < p.fix_time
@@ -67,12 +71,18 @@ class PositionStore:
                 newest[p.device_id] = p
         last = []
         for p in newest.values():
-            values = self._values(p)
-            last.append((p.device_id, *values[:10], values[11], values[12], _micros(p.fix_time)))
+            v = self._values(p)
+            last.append(
+                (p.device_id, *v[:10], v[11], v[12], _micros(p.fix_time), ttl.get(p.device_id, 0))
+            )
         run = self._store.execute_concurrently
         await asyncio.gather(
             run(self._insert, rows, concurrency=self._concurrency),
-            run(self._insert_day, sorted(days), concurrency=self._concurrency),
+            run(
+                self._insert_day,
+                [(d, day, ttl.get(d, 0)) for d, day in sorted(days)],
+                concurrency=self._concurrency,
+            ),
             run(self._insert_last, last, concurrency=self._concurrency),
         )
 

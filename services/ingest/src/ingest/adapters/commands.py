@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from ingest.adapters.directory import reader_of
 from ingest.adapters.metrics import COMMANDS
 from ingest.adapters.tcp_server import Connection, ConnectionRegistry
 from ingest.domain.commands import Command, CommandBook
@@ -29,6 +28,7 @@ from trackstream.tracking.v1 import command_pb2
 from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing, PublishError
 from trackstream_kafka.settings import KafkaSettings
+from trackstream_kafka.table import reader_of
 
 log = logging.getLogger(__name__)
 COMMANDS_TOPIC = "tracking.commands.v1"
