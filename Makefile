@@ -88,9 +88,12 @@ test-unit: setup ## the fast tests, no servers
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: stack-up provision ## only the tests against the real stack
+	$(PY) deploy/local/stack.py down fleet history ingest
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 test: stack-up provision lint ## everything: starts the stack if needed, then lint, unit and integration tests
+	@# the tests run their own service instances; make up's would consume and write alongside them
+	$(PY) deploy/local/stack.py down fleet history ingest
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: stack-up provision ## ratio benchmarks (benchmarks/README.md)
