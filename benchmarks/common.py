@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,59 @@ def best_rates(*runs: Callable[[], int], repeats: int = 7) -> list[float]:
             items = run()
             best[i] = max(best[i], items / (time.perf_counter() - started))
     return best
+
+
+READ_SIZE = 4096
+DECODE_TARGET = 0.5
+
+
+def compare_decoders(
+    name: str,
+    frames: list[bytes],
+    *,
+    reference: Callable[[bytes], object],
+    stream_reference: Callable[[Iterable[bytes]], int],
+    codec: Callable[[Iterable[bytes]], int],
+    repeats: int,
+) -> Result:
+    """A codec against the least-code reference on the same frames: ``reference`` decodes one
+    frame already cut out of the stream (the ratio the target applies to); ``stream_reference``
+    and ``codec`` take the stream in the same 4 KiB reads, so ``details["stream_ratio"]``
+    compares like with like. Both stream functions return how many frames they decoded."""
+    stream = b"".join(frames)
+
+    def reads() -> Iterator[bytes]:
+        return (stream[i : i + READ_SIZE] for i in range(0, len(stream), READ_SIZE))
+
+    def one_by_one() -> int:
+        for frame in frames:
+            reference(frame)
+        return len(frames)
+
+    assert codec(reads()) == len(frames) == stream_reference(reads()), "every frame must decode"
+    baseline, stream_baseline, value = best_rates(
+        one_by_one, lambda: stream_reference(reads()), lambda: codec(reads()), repeats=repeats
+    )
+    return Result(
+        name=name,
+        value=value,
+        baseline=baseline,
+        unit="frames/s",
+        ratio=value / baseline,
+        target=DECODE_TARGET,
+        details={
+            "frames": len(frames),
+            "stream_baseline": round(stream_baseline),
+            "stream_ratio": round(value / stream_baseline, 3),
+        },
+    )
+
+
+def stream_line(result: Result) -> str:
+    """The comparison with the stream-splitting reference, under :meth:`Result.line`."""
+    baseline, ratio = result.details["stream_baseline"], result.details["stream_ratio"]
+    label = "  vs stream reference"
+    return f"{label:32} {'':12} vs {baseline:12,} {result.unit:10} ratio {ratio:5.2f}"
 
 
 def save(results: list[Result]) -> Path:

@@ -9,13 +9,13 @@ finds them in the same 4 KiB reads (``decode_stream``).
 
 from __future__ import annotations
 
-from benchmarks.common import Result, best_rates, route_fixes
-from benchmarks.decode import READ_SIZE, stream_line
+from collections.abc import Iterable
+
+from benchmarks.common import Result, compare_decoders, route_fixes, stream_line
 from benchmarks.reference.jt808_struct import decode_location, decode_stream
 from trackstream_protocols import jt808
 from trackstream_protocols.jt808 import device as jt808_device
 
-TARGET = 0.5
 TERMINAL = jt808.Jt808Address.from_phone("13912345678")
 
 
@@ -29,47 +29,25 @@ def frames(count: int) -> list[bytes]:
     ]
 
 
+def codec(reads: Iterable[bytes]) -> int:
+    """As ingest does it: the stream through the splitter, every frame decoded."""
+    splitter = jt808.Jt808FrameSplitter(keep_bad_checksum=True)
+    decoder, decoded = jt808.Jt808Decoder(), 0
+    for data in reads:
+        for frame in splitter.feed(data):
+            decoder.decode(frame)
+            decoded += 1
+    return decoded
+
+
 def run(count: int = 20_000, repeats: int = 7) -> Result:
-    data = frames(count)
-    stream = b"".join(data)
-
-    def reference() -> int:
-        for frame in data:
-            decode_location(frame)
-        return len(data)
-
-    def stream_reference() -> int:
-        return decode_stream(
-            stream[start : start + READ_SIZE] for start in range(0, len(stream), READ_SIZE)
-        )
-
-    def full() -> int:
-        # as ingest does it: the stream through the splitter, every frame decoded
-        splitter = jt808.Jt808FrameSplitter(keep_bad_checksum=True)
-        decoder = jt808.Jt808Decoder()
-        decoded = 0
-        for start in range(0, len(stream), READ_SIZE):
-            for frame in splitter.feed(stream[start : start + READ_SIZE]):
-                decoder.decode(frame)
-                decoded += 1
-        return decoded
-
-    assert full() == count == stream_reference(), "every frame must decode"
-    baseline, stream_baseline, value = best_rates(
-        reference, stream_reference, full, repeats=repeats
-    )
-    return Result(
-        name="jt808 decode",
-        value=value,
-        baseline=baseline,
-        unit="frames/s",
-        ratio=value / baseline,
-        target=TARGET,
-        details={
-            "frames": count,
-            "stream_baseline": round(stream_baseline),
-            "stream_ratio": round(value / stream_baseline, 3),
-        },
+    return compare_decoders(
+        "jt808 decode",
+        frames(count),
+        reference=decode_location,
+        stream_reference=decode_stream,
+        codec=codec,
+        repeats=repeats,
     )
 
 
