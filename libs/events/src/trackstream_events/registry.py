@@ -44,7 +44,7 @@ def type_name(message: Message) -> str:
 
 def default_registry() -> EventRegistry:
     """Every event type the platform publishes."""
-    from trackstream.identity.v1 import device_registry_pb2
+    from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
     from trackstream.tracking.v1 import (
         alarm_pb2,
         command_pb2,
@@ -56,6 +56,9 @@ def default_registry() -> EventRegistry:
 
     return EventRegistry(
         device_registry_pb2.DeviceRegistered,
+        accounts_pb2.AccountChanged,
+        credentials_pb2.CredentialRevoked,
+        credentials_pb2.ApiKeyIssued,
         media_pb2.MediaUploaded,
         quarantine_pb2.UnknownDeviceSeen,
         position_pb2.PositionReported,

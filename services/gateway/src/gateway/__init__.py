@@ -1,0 +1,1 @@
+"""API gateway: the clients' only way in (REST /v1 and WebSocket)."""

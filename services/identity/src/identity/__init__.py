@@ -1,0 +1,1 @@
+"""Identity service: accounts, account tree, device registry, tokens, API keys, share links."""
