@@ -1,0 +1,144 @@
+"""Live fan-out: every gateway instance reads the device streams from their latest offsets
+(outside any consumer group, so each instance sees everything) and hands each message to the
+WebSockets allowed to see its device. A socket that cannot keep up loses messages (counted),
+never memory: each has a bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from gateway.domain import render
+from trackstream.tracking.v1 import alarm_pb2, device_pb2, position_pb2
+from trackstream_events.envelope import Envelope
+from trackstream_events.registry import EventRegistry
+from trackstream_kafka.settings import KafkaSettings
+from trackstream_kafka.table import reader_of
+
+log = logging.getLogger(__name__)
+
+LIVE_TOPICS = (
+    "tracking.positions.v1",
+    "tracking.device-status.v1",
+    "tracking.device-alarms.v1",
+    "tracking.device-sessions.v1",
+)
+LIVE_SENT = Counter("trackstream_gateway_live_messages_total", "Live messages queued to sockets")
+LIVE_DROPPED = Counter(
+    "trackstream_gateway_live_dropped_total", "Live messages dropped for sockets that lag behind"
+)
+LIVE_SOCKETS = Gauge("trackstream_gateway_live_sockets", "Open live WebSockets")
+
+_RENDER: dict[type[Any], Callable[[Any], render.JSON]] = {
+    position_pb2.PositionReported: render.live_position,
+    device_pb2.DeviceStatusReported: render.live_status,
+    alarm_pb2.DeviceAlarmReported: render.live_alarm,
+    device_pb2.DeviceConnected: render.live_session,
+    device_pb2.DeviceDisconnected: render.live_session,
+}
+_REGISTRY = EventRegistry(*_RENDER)
+
+
+class Subscription:
+    def __init__(self, sees: Callable[[str], bool], credential_id: str, size: int) -> None:
+        self.sees = sees
+        self.credential_id = credential_id
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=size)
+        self.dropped = 0
+        self.close_reason: str | None = None
+
+    def offer(self, text: str) -> None:
+        try:
+            self.queue.put_nowait(text)
+            LIVE_SENT.inc()
+        except asyncio.QueueFull:
+            self.dropped += 1
+            LIVE_DROPPED.inc()
+
+    def close(self, reason: str) -> None:
+        """Wake the socket with a sentinel; it closes with ``reason``."""
+        self.close_reason = reason
+        while True:
+            try:
+                self.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+
+
+class LiveHub:
+    def __init__(self, queue_size: int) -> None:
+        self._queue_size = queue_size
+        self._subscriptions: set[Subscription] = set()
+
+    def subscribe(self, sees: Callable[[str], bool], credential_id: str) -> Subscription:
+        subscription = Subscription(sees, credential_id, self._queue_size)
+        self._subscriptions.add(subscription)
+        LIVE_SOCKETS.set(len(self._subscriptions))
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        LIVE_SOCKETS.set(len(self._subscriptions))
+
+    def publish(self, device_id: str, message: render.JSON) -> None:
+        text: str | None = None
+        for subscription in list(self._subscriptions):
+            if subscription.close_reason is None and subscription.sees(device_id):
+                text = text or json.dumps(message, separators=(",", ":"))
+                subscription.offer(text)
+
+    def credential_revoked(self, credential_id: str) -> None:
+        for subscription in list(self._subscriptions):
+            if subscription.credential_id == credential_id:
+                subscription.close("credential revoked")
+
+    def close_all(self, reason: str) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.close(reason)
+
+
+def message_of(type_name: str, value: bytes) -> tuple[str, render.JSON] | None:
+    """(device id, JSON) of one record; None for a type the WebSocket does not carry."""
+    if type_name not in _REGISTRY:
+        return None
+    event = _REGISTRY.decode(type_name, value)
+    return getattr(event, "device_id", ""), _RENDER[type(event)](event)
+
+
+async def run_live_feed(
+    settings: KafkaSettings,
+    hub: LiveHub,
+    stopping: asyncio.Event,
+    started: asyncio.Event,
+    *,
+    client_id: str,
+) -> None:
+    consumer = await reader_of(settings, list(LIVE_TOPICS), client_id)
+    try:
+        partitions = sorted(consumer.assignment())
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve the end offsets now, not at the first fetch
+            await consumer.position(tp)
+        started.set()
+        while not stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+            for records in batch.values():
+                for record in records:
+                    if record.value is None:
+                        continue
+                    try:
+                        envelope = Envelope.from_headers(record.headers)
+                        found = message_of(envelope.type, record.value)
+                    except Exception:
+                        log.warning("unreadable live record skipped", extra={"topic": record.topic})
+                        continue
+                    if found is not None and found[0]:
+                        hub.publish(*found)
+    finally:
+        await consumer.stop()
