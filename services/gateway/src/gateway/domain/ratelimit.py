@@ -30,9 +30,9 @@ class RateLimiter:
     def take(self, key: str, now: float) -> Decision:
         tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
-        allowed = tokens >= 1.0
+        allowed = tokens >= 1.0 - 1e-9  # float dust must not refuse a due request
         if allowed:
-            tokens -= 1.0
+            tokens = max(0.0, tokens - 1.0)
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self._max_buckets:
             self._buckets.popitem(last=False)  # the longest idle bucket is full anyway

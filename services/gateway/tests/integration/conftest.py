@@ -1,0 +1,173 @@
+"""The gateway against the real stack: identity, history (and ingest, where a test needs it)
+run in this process on free ports, over the real Kafka and Cassandra.
+
+One stack serves the whole session (starting identity, history and a gateway takes seconds),
+so tests here run in the session's event loop (``pytestmark`` in each module) and create
+their own accounts with unique e-mails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from gateway.bootstrap import Gateway
+from gateway.bootstrap import bootstrap as bootstrap_gateway
+from gateway.config import GatewaySettings
+from history.bootstrap import HistoryApp
+from history.bootstrap import bootstrap as bootstrap_history
+from history.config import HistorySettings
+from identity.bootstrap import IdentityApp
+from identity.bootstrap import bootstrap as bootstrap_identity
+from identity.config import IdentitySettings
+from trackstream.identity.v1 import accounts_pb2 as pb
+
+IDENTIFIER_KEY = "gateway-integration-identifier-key-0123456789"
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.org"
+
+
+def unique_imei() -> str:
+    return "86" + str(uuid.uuid4().int)[:13]
+
+
+async def started(run: Awaitable[None], ready: asyncio.Event, what: str) -> asyncio.Task[None]:
+    task = asyncio.ensure_future(run)
+    waiter = asyncio.ensure_future(ready.wait())
+    await asyncio.wait({task, waiter}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    assert ready.is_set(), f"{what} did not become ready in 90 s"
+    return task
+
+
+@dataclass
+class Stack:
+    identity: IdentityApp
+    history: HistoryApp
+    gateway: Gateway
+    platform_id: str
+    stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.http_port}"
+
+    async def start_gateway(self, **overrides: Any) -> Gateway:
+        """Another gateway instance on the same backends (its own read model)."""
+        values: dict[str, Any] = {
+            "http_port": 0,
+            "ops_port": 0,
+            "identity_address": f"127.0.0.1:{self.identity.grpc_port}",
+            "history_address": f"127.0.0.1:{self.history.grpc_port}",
+            "rate_per_s": 10_000.0,
+            "rate_burst": 10_000,
+        }
+        gateway = bootstrap_gateway(GatewaySettings(**(values | overrides)))
+        stopping = asyncio.Event()
+        task = await started(gateway.run(stopping), gateway.ready, "gateway")
+        self.stoppers.append((stopping, task))
+        return gateway
+
+    async def create_account(
+        self, parent_id: str, kind: int, role: int = pb.ACCOUNT_ROLE_ADMIN, label: str = "acct"
+    ) -> tuple[str, str]:
+        """(account id, e-mail) created straight through identity's handlers."""
+        email = unique_email(label)
+        account = await self.identity.identity.create_account(
+            parent_account_id=parent_id,
+            kind=kind,
+            role=role,
+            email=email,
+            phone="",
+            display_name=label,
+            password=PASSWORD,
+        )
+        return account.account_id, email
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    folder: Path = tmp_path_factory.mktemp("identity")
+    identity = bootstrap_identity(
+        IdentitySettings(
+            grpc_port=0,
+            signing_key_file=folder / "signing-key.pem",
+            identifier_key=IDENTIFIER_KEY,  # type: ignore[arg-type]
+            password_time_cost=1,
+            password_memory_kib=8192,
+            password_parallelism=1,
+        )
+    )
+    identity_stop = asyncio.Event()
+    identity_task = await started(identity.run(identity_stop), identity.ready, "identity")
+    history = bootstrap_history(
+        HistorySettings(grpc_port=0, consumer_group=f"history-gw-{uuid.uuid4().hex[:8]}")
+    )
+    history_stop = asyncio.Event()
+    history_task = await started(history.run(history_stop), history.ready, "history")
+    platform, _ = await identity.identity.bootstrap_platform(
+        email=unique_email("platform"), password=PASSWORD, display_name="Platform"
+    )
+    stack = Stack(
+        identity=identity,
+        history=history,
+        gateway=None,  # type: ignore[arg-type]
+        platform_id=platform.account_id,
+    )
+    stack.gateway = await stack.start_gateway()
+    try:
+        yield stack
+    finally:
+        for stopping, task in reversed(stack.stoppers):
+            stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
+        for stopping, task in ((history_stop, history_task), (identity_stop, identity_task)):
+            stopping.set()
+            await asyncio.wait_for(task, 30)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    response = await client.post("/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+Eventually = Callable[[Callable[[], Awaitable[bool]]], Awaitable[None]]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll ``check`` until true (for what travels through Kafka); fail after ``within``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)

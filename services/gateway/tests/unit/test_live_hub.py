@@ -1,0 +1,71 @@
+"""Fan-out to WebSockets: only visible devices, bounded queues, closing on revocation."""
+
+from __future__ import annotations
+
+import json
+
+from gateway.adapters.live import LIVE_TOPICS, LiveHub, message_of
+from gateway.domain.directory import Directory
+from google.protobuf.timestamp_pb2 import Timestamp
+from trackstream.tracking.v1 import device_pb2, fix_pb2, position_pb2
+
+
+def test_each_socket_gets_only_what_it_sees() -> None:
+    hub = LiveHub(queue_size=10)
+    a = hub.subscribe(lambda d: d in {"d1", "d2"}, "s-a")
+    b = hub.subscribe(lambda d: d == "d3", "s-b")
+    for device in ("d1", "d3", "d2", "d9"):
+        hub.publish(device, {"type": "position", "device_id": device})
+    got_a = [json.loads(a.queue.get_nowait())["device_id"] for _ in range(a.queue.qsize())]
+    got_b = [json.loads(b.queue.get_nowait())["device_id"] for _ in range(b.queue.qsize())]
+    assert got_a == ["d1", "d2"] and got_b == ["d3"]
+
+
+def test_a_slow_socket_loses_messages_counted_not_memory() -> None:
+    hub = LiveHub(queue_size=3)
+    slow = hub.subscribe(lambda d: True, "s")
+    for i in range(10):
+        hub.publish("d1", {"i": i})
+    assert slow.queue.qsize() == 3 and slow.dropped == 7
+
+
+def test_revoking_a_credential_closes_its_sockets_even_when_full() -> None:
+    directory = Directory()
+    hub = LiveHub(queue_size=2)
+    directory.on_revocation(hub.credential_revoked)
+    mine = hub.subscribe(lambda d: True, "session-1")
+    other = hub.subscribe(lambda d: True, "session-2")
+    hub.publish("d1", {"n": 1})
+    hub.publish("d1", {"n": 2})
+    directory.revoke("session-1")
+    items = [mine.queue.get_nowait() for _ in range(mine.queue.qsize())]
+    assert items[-1] is None and mine.close_reason == "credential revoked"
+    assert other.close_reason is None
+    hub.publish("d1", {"n": 3})  # nothing more for a closing socket
+    assert mine.queue.qsize() == 0
+
+
+def test_records_become_typed_json_messages() -> None:
+    now = Timestamp(seconds=1_780_000_000)
+    position = position_pb2.PositionReported(
+        device_id="d1",
+        fix=fix_pb2.Fix(fix_time=now, latitude=41.5, longitude=29.25, speed_kmh=12.0, valid=True),
+        ignition=True,
+    )
+    found = message_of("trackstream.tracking.v1.PositionReported", position.SerializeToString())
+    assert found is not None
+    device_id, message = found
+    assert device_id == "d1"
+    assert message["type"] == "position" and message["latitude"] == 41.5
+    assert message["ignition"] is True and message["time"].endswith("Z")
+    session = device_pb2.DeviceDisconnected(device_id="d1", disconnected_time=now, reason=2)
+    found = message_of("trackstream.tracking.v1.DeviceDisconnected", session.SerializeToString())
+    assert found is not None and found[1] == {
+        "type": "session",
+        "device_id": "d1",
+        "state": "disconnected",
+        "time": "2026-05-28T20:26:40Z",
+        "reason": "idle_timeout",
+    }
+    assert message_of("trackstream.tracking.v1.CommandRequested", b"") is None
+    assert len(LIVE_TOPICS) == 4
