@@ -137,7 +137,7 @@ def _page_token(account_id: str) -> str:
 
 def _after(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgument("page_token is not one of ours") from None
 
@@ -727,11 +727,12 @@ class Identity:
         log.info("share link created", extra={"device_id": device_id, "link_id": link.link_id})
         return IssuedShareLink(link=link, token=token)
 
-    async def revoke_share_link(self, *, link_id: str) -> ShareLink:
+    async def revoke_share_link(self, *, link_id: str, device_id: str = "") -> ShareLink:
+        """``device_id``, when given, must be the link's (else NOT_FOUND, as for no link)."""
         if not link_id:
             raise InvalidArgument("link_id is required")
         link = await self.store.get_share_link(link_id)
-        if link is None:
+        if link is None or (device_id and link.device_id != device_id):
             raise NotFound("no such share link")
         revoked_link = replace(link, revoked=True)
         async with self._changing(SHARE_LINK, link_id):

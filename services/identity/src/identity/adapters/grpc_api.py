@@ -282,7 +282,10 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
         self, request: pb.RevokeShareLinkRequest, context: Any
     ) -> pb.RevokeShareLinkResponse:
         link = await answer(
-            context, lambda: self._identity.revoke_share_link(link_id=request.link_id)
+            context,
+            lambda: self._identity.revoke_share_link(
+                link_id=request.link_id, device_id=request.device_id
+            ),
         )
         return pb.RevokeShareLinkResponse(expires_time=to_timestamp(link.expires_time))
 
