@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what Cassandra stores, so an answer equals a later read."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def password_hashing(settings: IdentitySettings) -> Argon2Passwords:
@@ -75,7 +77,9 @@ class IdentityApp:
 
     async def _republish(self) -> None:
         try:
-            await self.identity.republish()
+            await self.identity.republish(
+                older_than=timedelta(seconds=self.settings.republish_grace_s)
+            )
         except Unavailable:
             log.warning(
                 "republishing failed; next pass in %.0f s", self.settings.republish_interval_s

@@ -46,6 +46,9 @@ class IdentitySettings(ServiceSettings):
     password_concurrency: int = 4
     #: how often changes whose publish failed are published again
     republish_interval_s: float = 10.0
+    #: a change is republished only when its mark is older than this (younger ones may
+    #: belong to a call still in flight); longer than any call takes
+    republish_grace_s: float = 60.0
     #: bootstrap-admin: the platform account's e-mail and a file holding its password
     admin_email: str = ""
     admin_password_file: Path | None = None

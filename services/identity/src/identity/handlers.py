@@ -131,6 +131,11 @@ class KeyedLocks:
                 del self._users[key], self._locks[key]
 
 
+def _micros(when: datetime) -> int:
+    """Microseconds since the epoch: the unit of the unpublished marks."""
+    return int(when.timestamp() * 1_000_000)
+
+
 def _page_token(account_id: str) -> str:
     return base64.urlsafe_b64encode(account_id.encode()).decode()
 
@@ -222,11 +227,16 @@ class Identity:
         await self.publish_state(kind, entity_id)
         await self.store.clear_unpublished(kind, entity_id, mark)
 
-    async def republish(self) -> int:
-        """Publish every entity still marked unpublished; returns how many were published.
-        Stops at the first failure (Kafka is still away): the rest wait for the next pass."""
+    async def republish(self, *, older_than: timedelta = timedelta(0)) -> int:
+        """Publish every entity marked unpublished more than ``older_than`` ago; returns how
+        many were published. Younger marks may belong to a call still in flight: publishing
+        (and clearing) them before that call's write could lose the write's event. Stops at
+        the first failure (Kafka is still away): the rest wait for the next pass."""
         count = 0
+        cutoff = _micros(self.clock() - older_than)
         for kind, entity_id, mark in await self.store.unpublished():
+            if mark > cutoff:
+                continue
             await self.publish_state(kind, entity_id)
             await self.store.clear_unpublished(kind, entity_id, mark)
             count += 1

@@ -112,7 +112,8 @@ class IdentityStore(Protocol):
 
     # what was written but maybe not published
     async def mark_unpublished(self, kind: str, entity_id: str) -> int:
-        """Mark an entity as changed-but-unpublished; returns the mark's version."""
+        """Mark an entity as changed-but-unpublished; returns the mark's version: the time
+        it was made, in microseconds since the epoch (increasing)."""
         ...
 
     async def clear_unpublished(self, kind: str, entity_id: str, mark: int) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +47,9 @@ class InMemoryIdentityStore:
         self.links: dict[str, ShareLink] = {}
         self.keys: dict[str, ApiKey] = {}
         self.marks: dict[tuple[str, str], int] = {}
-        self._mark_counter = itertools.count(1)
+        #: marks are times in microseconds, like Cassandra's (set by the harness's clock)
+        self.mark_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._last_mark = 0
 
     async def claim_platform(self, account_id: str) -> str | None:
         if self.platform is None:
@@ -155,7 +156,9 @@ class InMemoryIdentityStore:
         )
 
     async def mark_unpublished(self, kind: str, entity_id: str) -> int:
-        mark = next(self._mark_counter)
+        mark = self._last_mark = max(
+            int(self.mark_clock().timestamp() * 1_000_000), self._last_mark + 1
+        )
         self.marks[(kind, entity_id)] = mark
         return mark
 
@@ -177,6 +180,7 @@ class Harness:
         self.store = InMemoryIdentityStore()
         self.publisher = FakePublisher(source="/identity")
         self.clock = FakeClock()
+        self.store.mark_clock = self.clock
         self.signing_key = SigningKey.generate()
         self.identity = Identity(
             store=self.store,
