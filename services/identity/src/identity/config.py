@@ -42,8 +42,9 @@ class IdentitySettings(ServiceSettings):
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     password_parallelism: int = 4
-    #: password hashes computed at once (each takes password_memory_kib)
-    password_concurrency: int = 4
+    #: password hashes computed at once (each takes password_memory_kib and, with
+    #: parallelism 4, up to 4 threads): about the number of cores
+    password_concurrency: int = 2
     #: how often changes whose publish failed are published again
     republish_interval_s: float = 10.0
     #: a change is republished only when its mark is older than this (younger ones may

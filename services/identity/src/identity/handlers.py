@@ -409,10 +409,20 @@ class Identity:
             async with self._changing(ACCOUNT, account_id):
                 await self.store.save_account(updated)
         if password is not None or (disabled and not account.disabled):
-            # a new password or a disabled account: every open session ends now
-            for session_id in await self.store.sessions_of(account_id):
-                await self._revoke_session(session_id)
+            await self._end_sessions_of(account_id)
         return updated
+
+    async def _end_sessions_of(self, account_id: str) -> None:
+        """A new password or a disabled account: every live session ends now (sessions
+        already revoked, or whose refresh and access tokens have all expired, are left)."""
+        now = self.clock()
+        for session_id in await self.store.sessions_of(account_id):
+            session = await self.store.get_session(session_id)
+            if session is None or session.revoked:
+                continue
+            if session.expires_time <= now and session.access_expires_time <= now:
+                continue
+            await self._revoke_session(session_id)
 
     # ------------------------------------------------------------------ tokens
 

@@ -383,6 +383,20 @@ async def test_a_new_password_revokes_every_session(harness: Harness) -> None:
     await harness.identity.issue_token(email="e@example.com", password="a brand new password")
 
 
+async def test_ending_sessions_leaves_revoked_and_expired_ones_alone(harness: Harness) -> None:
+    platform = await root(harness)
+    account = await child(harness.identity, platform, AccountKind.ENTERPRISE, "e@example.com")
+    old = await harness.identity.issue_token(email="e@example.com", password=PASSWORD)
+    harness.clock.advance(timedelta(days=31))  # refresh and access token long expired
+    revoked = await harness.identity.issue_token(email="e@example.com", password=PASSWORD)
+    await harness.identity.revoke_token(session_id=revoked.session_id, refresh_token="")
+    live = await harness.identity.issue_token(email="e@example.com", password=PASSWORD)
+    await harness.identity.update_account(account_id=account.account_id, disabled=True)
+    keys = [p.key for p in harness.publisher.on(REVOCATIONS_TOPIC)]
+    assert keys == [revoked.session_id, live.session_id]
+    assert old.session_id not in keys
+
+
 async def test_a_hash_with_old_parameters_is_replaced_at_login(harness: Harness) -> None:
     from argon2 import PasswordHasher
 

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 
 class Argon2Passwords:
-    def __init__(self, hasher: PasswordHasher | None = None, *, concurrency: int = 4) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, *, concurrency: int = 2) -> None:
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._slots = asyncio.Semaphore(concurrency)
         self._dummy = self._hasher.hash(secrets.token_urlsafe(24))
