@@ -147,7 +147,17 @@ def test_jt808_terminal_ids_are_taken_as_sent() -> None:
 def test_time_zones_must_be_iana() -> None:
     assert rules.validate_timezone("Asia/Shanghai") == "Asia/Shanghai"
     assert rules.validate_timezone("") == "UTC"
-    for bad in ("Mars/Olympus", "GMT+25", "../etc/passwd"):
+    assert rules.validate_timezone("America/Argentina/Buenos_Aires")
+    for bad in (
+        "Mars/Olympus",
+        "GMT+25",
+        "../etc/passwd",
+        "localtime",
+        "posixrules",
+        "Europe",
+        "Europe/Berlin\x00",
+        "x" * 5000,
+    ):
         with pytest.raises(InvalidArgument, match="IANA"):
             rules.validate_timezone(bad)
 

@@ -44,8 +44,13 @@ _CODES: dict[type[IdentityError], grpc.StatusCode] = {
 T = TypeVar("T")
 
 
-def _time(ts: Timestamp, present: bool) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if present else None
+def _time(ts: Timestamp, present: bool, *, field: str) -> datetime | None:
+    if not present:
+        return None
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument(f"{field} is not a valid time (years 1-9999)") from None
 
 
 def _pair(pair: TokenPair) -> pb.TokenPair:
@@ -170,7 +175,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
             lambda: self._identity.create_api_key(
                 account_id=request.account_id,
                 name=request.name,
-                expires_time=_time(request.expires_time, request.HasField("expires_time")),
+                expires_time=_time(
+                    request.expires_time, request.HasField("expires_time"), field="expires_time"
+                ),
                 read_only=request.read_only,
             ),
         )
@@ -201,7 +208,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
                 model=request.model,
                 name=request.name,
                 device_timezone=request.device_timezone,
-                expiry_time=_time(request.expiry_time, request.HasField("expiry_time")),
+                expiry_time=_time(
+                    request.expiry_time, request.HasField("expiry_time"), field="expiry_time"
+                ),
             ),
         )
         return device_message(device)
@@ -224,7 +233,7 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
                 model=r.model if r.HasField("model") else None,
                 device_timezone=r.device_timezone if r.HasField("device_timezone") else None,
                 disabled=r.disabled if r.HasField("disabled") else None,
-                expiry_time=_time(r.expiry_time, r.HasField("expiry_time")),
+                expiry_time=_time(r.expiry_time, r.HasField("expiry_time"), field="expiry_time"),
                 clear_expiry=r.clear_expiry,
             ),
         )
@@ -245,7 +254,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
             lambda: self._identity.share_device(
                 device_id=request.device_id,
                 account_id=request.account_id,
-                until_time=_time(request.until_time, request.HasField("until_time")),
+                until_time=_time(
+                    request.until_time, request.HasField("until_time"), field="until_time"
+                ),
             ),
         )
         return device_message(device)
@@ -268,7 +279,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
             lambda: self._identity.create_share_link(
                 device_id=request.device_id,
                 account_id=request.account_id,
-                expires_time=_time(request.expires_time, request.HasField("expires_time")),
+                expires_time=_time(
+                    request.expires_time, request.HasField("expires_time"), field="expires_time"
+                ),
             ),
         )
         return pb.ShareLink(
