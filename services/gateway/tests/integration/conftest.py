@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
 
 from gateway.bootstrap import Gateway
 from gateway.bootstrap import bootstrap as bootstrap_gateway
@@ -29,7 +31,11 @@ from history.config import HistorySettings
 from identity.bootstrap import IdentityApp
 from identity.bootstrap import bootstrap as bootstrap_identity
 from identity.config import IdentitySettings
+from trackstream.history.v1 import history_service_pb2 as hpb
+from trackstream.history.v1 import history_service_pb2_grpc as hpb_grpc
 from trackstream.identity.v1 import accounts_pb2 as pb
+from trackstream_kafka import KafkaSettings
+from trackstream_kafka.table import reader_of
 
 IDENTIFIER_KEY = "gateway-integration-identifier-key-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -108,6 +114,43 @@ class Stack:
         return account.account_id, email
 
 
+async def start_group_at_end(group_id: str, topic: str) -> None:
+    """Commit ``group_id``'s offsets at the end of ``topic``: a fresh history then stores only
+    what the tests publish, not the whole backlog of the running fleet."""
+    settings = KafkaSettings()
+    reader = await reader_of(settings, [topic], f"{group_id}-positioning")
+    try:
+        partitions = sorted(reader.assignment())
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def consuming(history: HistoryApp) -> None:
+    """Wait until history stores what is published now (its group has joined)."""
+    from services.gateway.tests.integration.live_helpers import publish_positions
+
+    probe = f"probe-{uuid.uuid4().hex}"
+    await publish_positions([probe])
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{history.grpc_port}") as channel:
+        stub = hpb_grpc.HistoryServiceStub(channel)
+
+        async def stored() -> bool:
+            request = hpb.GetLastPositionsRequest(device_ids=[probe])
+            return bool((await stub.GetLastPositions(request)).positions)
+
+        await eventually(stored, within=90)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
@@ -123,11 +166,12 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     )
     identity_stop = asyncio.Event()
     identity_task = await started(identity.run(identity_stop), identity.ready, "identity")
-    history = bootstrap_history(
-        HistorySettings(grpc_port=0, consumer_group=f"history-gw-{uuid.uuid4().hex[:8]}")
-    )
+    group = f"history-gw-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(group, "tracking.positions.v1")
+    history = bootstrap_history(HistorySettings(grpc_port=0, consumer_group=group))
     history_stop = asyncio.Event()
     history_task = await started(history.run(history_stop), history.ready, "history")
+    await consuming(history)
     platform, _ = await identity.identity.bootstrap_platform(
         email=unique_email("platform"), password=PASSWORD, display_name="Platform"
     )

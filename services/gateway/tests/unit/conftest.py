@@ -1,13 +1,13 @@
 """A small account tree for the unit tests of the gateway's rules.
 
-    platform (ADMIN)
-    ├── A  distributor (ADMIN)          devices: dA
-    │   ├── A1 enterprise (ADMIN)       devices: dA1
-    │   │   └── A1u end user (VIEWER)   devices: dA1u
-    │   ├── Aop enterprise (OPERATOR)
-    │   └── Aview enterprise (VIEWER)
-    └── B  enterprise (ADMIN)           devices: dB (shared with A1u until NOW+1h), dBx (shared
-                                                  with A1u, expired)
+platform (ADMIN)
+├── A  distributor (ADMIN)          devices: dA
+│   ├── A1 enterprise (ADMIN)       devices: dA1
+│   │   └── A1u end user (VIEWER)   devices: dA1u
+│   ├── Aop enterprise (OPERATOR)
+│   └── Aview enterprise (VIEWER)
+└── B  enterprise (ADMIN)           devices: dB (shared with A1u until NOW+1h), dBx (shared
+                                              with A1u, expired)
 """
 
 from __future__ import annotations

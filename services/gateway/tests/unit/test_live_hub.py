@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from gateway.adapters.live import LIVE_TOPICS, LiveHub, message_of
 from gateway.domain.directory import Directory
-from google.protobuf.timestamp_pb2 import Timestamp
 from trackstream.tracking.v1 import device_pb2, fix_pb2, position_pb2
 
 
@@ -16,8 +17,8 @@ def test_each_socket_gets_only_what_it_sees() -> None:
     b = hub.subscribe(lambda d: d == "d3", "s-b")
     for device in ("d1", "d3", "d2", "d9"):
         hub.publish(device, {"type": "position", "device_id": device})
-    got_a = [json.loads(a.queue.get_nowait())["device_id"] for _ in range(a.queue.qsize())]
-    got_b = [json.loads(b.queue.get_nowait())["device_id"] for _ in range(b.queue.qsize())]
+    got_a = [json.loads(a.queue.get_nowait() or "")["device_id"] for _ in range(a.queue.qsize())]
+    got_b = [json.loads(b.queue.get_nowait() or "")["device_id"] for _ in range(b.queue.qsize())]
     assert got_a == ["d1", "d2"] and got_b == ["d3"]
 
 
@@ -58,7 +59,9 @@ def test_records_become_typed_json_messages() -> None:
     assert device_id == "d1"
     assert message["type"] == "position" and message["latitude"] == 41.5
     assert message["ignition"] is True and message["time"].endswith("Z")
-    session = device_pb2.DeviceDisconnected(device_id="d1", disconnected_time=now, reason=2)
+    session = device_pb2.DeviceDisconnected(
+        device_id="d1", disconnected_time=now, reason=device_pb2.DISCONNECT_REASON_IDLE_TIMEOUT
+    )
     found = message_of("trackstream.tracking.v1.DeviceDisconnected", session.SerializeToString())
     assert found is not None and found[1] == {
         "type": "session",

@@ -65,6 +65,8 @@ async def resolve_credential(context: GatewayContext, credential: str) -> Caller
         claims = context.keys.verifier.verify_access(credential, now=now)
     except InvalidToken:
         raise unauthenticated("the access token is not valid or has expired") from None
+    if claims.expires_at <= now:  # at once, as the WebSocket closes: no leeway on expiry
+        raise unauthenticated("the access token is not valid or has expired")
     if directory.is_revoked(claims.session_id):
         raise unauthenticated("the session was revoked")
     return Caller(

@@ -24,6 +24,8 @@ async def share_claims(context: GatewayContext, token: str) -> tuple[ShareClaims
         claims = context.keys.verifier.verify_share(token, now=context.clock())
     except InvalidToken:
         raise not_found("share link") from None
+    if claims.expires_at <= context.clock():  # at once: no clock-skew leeway on expiry
+        raise not_found("share link")
     device = context.directory.devices.get(claims.device_id)
     if context.directory.is_revoked(claims.link_id) or device is None or device.disabled:
         raise not_found("share link")

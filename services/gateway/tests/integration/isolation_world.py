@@ -1,0 +1,316 @@
+"""The two trees of the tenant-isolation tests, and the route table they run over.
+
+    platform
+    ├── A   distributor, ADMIN
+    │   └── A1  enterprise, ADMIN
+    │       └── Av  end user, VIEWER
+    └── B   enterprise, ADMIN (an unrelated customer)
+
+Every route of the app must have a row in ``ROUTES`` (a test compares the two), which says
+what the route acts on and builds a request against a :class:`Target` (a device of some
+account, with a share link, a command and an API key of its own, fresh for each test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from gateway.api.app import create_app
+from gateway.context import GatewayContext
+from services.gateway.tests.integration.conftest import bearer, unique_imei
+
+READ, COMMAND, MANAGE = "read", "command", "manage"
+
+
+@dataclass
+class Party:
+    account_id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+@dataclass
+class World:
+    parties: dict[str, Party]
+    #: who manages the devices of each party (an admin at or above it)
+    admin_of: dict[str, str] = field(
+        default_factory=lambda: {"A": "A", "A1": "A1", "Av": "A1", "B": "B"}
+    )
+
+    def __getitem__(self, name: str) -> Party:
+        return self.parties[name]
+
+
+@dataclass
+class Target:
+    owner: str
+    account_id: str
+    device_id: str
+    link_id: str
+    link_token: str
+    command_id: str
+    key_id: str
+    #: an account of neither tree the device is shared with (unsharing needs a share)
+    other_account_id: str
+    caller_account_id: str = ""
+
+
+async def make_target(client: httpx.AsyncClient, world: World, owner: str, other: str) -> Target:
+    """A fresh device of ``owner``'s account with a share link, a command and an API key."""
+    admin = world[world.admin_of[owner]]
+    account_id = world[owner].account_id
+    device = await client.post(
+        "/v1/devices",
+        headers=admin.headers,
+        json={"identifier": unique_imei(), "protocol": "gt06", "owner_account_id": account_id},
+    )
+    assert device.status_code == 201, device.text
+    device_id = device.json()["device_id"]
+    link, command, shared, key = await asyncio.gather(
+        client.post(
+            f"/v1/devices/{device_id}/share-links",
+            headers=admin.headers,
+            json={"expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+        ),
+        client.post(
+            f"/v1/devices/{device_id}/commands", headers=admin.headers, json={"kind": "engine_stop"}
+        ),
+        client.post(
+            f"/v1/devices/{device_id}/shares",
+            headers=admin.headers,
+            json={"account_id": world[other].account_id},
+        ),
+        client.post(
+            "/v1/api-keys", headers=admin.headers, json={"name": "matrix", "account_id": account_id}
+        ),
+    )
+    assert link.status_code == 201, link.text
+    assert command.status_code == 202, command.text
+    assert shared.status_code == 200, shared.text
+    assert key.status_code == 201, key.text
+    return Target(
+        owner=owner,
+        account_id=account_id,
+        device_id=device_id,
+        link_id=link.json()["link_id"],
+        link_token=link.json()["token"],
+        command_id=command.json()["command_id"],
+        key_id=key.json()["key"]["key_id"],
+        other_account_id=world[other].account_id,
+    )
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    params: Any = None
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class Row:
+    #: device, account, command, link, api_key, listing, self, public, websocket
+    acts_on: str
+    need: str
+    build: Callable[[Target], Call] | None = None
+    why_not_in_matrix: str = ""
+
+
+def _day() -> dict[str, str]:
+    end = datetime.now(UTC)
+    return {"start": (end - timedelta(days=1)).isoformat(), "end": end.isoformat()}
+
+
+def _dev(method: str, suffix: str = "", **kw: Any) -> Callable[[Target], Call]:
+    return lambda t: Call(method, f"/v1/devices/{t.device_id}{suffix}", **kw)
+
+
+ROUTES: dict[tuple[str, str], Row] = {
+    # ---- public or about the caller itself: covered elsewhere, not by a foreign target
+    ("POST", "/v1/auth/token"): Row("public", READ, why_not_in_matrix="login, no caller yet"),
+    ("POST", "/v1/auth/refresh"): Row(
+        "public", READ, why_not_in_matrix="holder of a refresh token"
+    ),
+    ("GET", "/.well-known/jwks.json"): Row("public", READ, why_not_in_matrix="public keys"),
+    ("GET", "/v1/shared/{token}/position"): Row(
+        "public", READ, why_not_in_matrix="share links: test_share_links_*"
+    ),
+    ("WS", "/v1/shared/{token}/live"): Row(
+        "websocket", READ, why_not_in_matrix="test_shared_live_socket_*"
+    ),
+    ("WS", "/v1/live"): Row("websocket", READ, why_not_in_matrix="test_live_socket_*"),
+    ("POST", "/v1/auth/revoke"): Row(
+        "self", MANAGE, lambda t: Call("POST", "/v1/auth/revoke"), "ends the caller's own session"
+    ),
+    ("GET", "/v1/accounts/me"): Row(
+        "self", READ, lambda t: Call("GET", "/v1/accounts/me"), "the caller's own account"
+    ),
+    # ---- lists: a foreign caller's list does not hold the target
+    ("GET", "/v1/devices"): Row(
+        "listing", READ, lambda t: Call("GET", "/v1/devices", params={"page_size": 500})
+    ),
+    # ---- accounts
+    ("POST", "/v1/accounts"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call(
+            "POST",
+            "/v1/accounts",
+            json={
+                "parent_account_id": t.account_id,
+                "kind": "end_user",
+                "email": f"child-{uuid.uuid4().hex[:10]}@example.org",
+                "password": "a long enough password",
+                "display_name": "Child",
+            },
+        ),
+    ),
+    ("GET", "/v1/accounts/{account_id}"): Row(
+        "account", READ, lambda t: Call("GET", f"/v1/accounts/{t.account_id}")
+    ),
+    ("PATCH", "/v1/accounts/{account_id}"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call("PATCH", f"/v1/accounts/{t.account_id}", json={"display_name": "renamed"}),
+    ),
+    ("GET", "/v1/accounts/{account_id}/sub-accounts"): Row(
+        "account", READ, lambda t: Call("GET", f"/v1/accounts/{t.account_id}/sub-accounts")
+    ),
+    ("POST", "/v1/api-keys"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call("POST", "/v1/api-keys", json={"name": "k", "account_id": t.account_id}),
+    ),
+    ("GET", "/v1/api-keys"): Row(
+        "account", READ, lambda t: Call("GET", "/v1/api-keys", params={"account_id": t.account_id})
+    ),
+    ("DELETE", "/v1/api-keys/{key_id}"): Row(
+        "api_key", MANAGE, lambda t: Call("DELETE", f"/v1/api-keys/{t.key_id}")
+    ),
+    # ---- devices
+    ("POST", "/v1/devices"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call(
+            "POST",
+            "/v1/devices",
+            json={
+                "identifier": unique_imei(),
+                "protocol": "gt06",
+                "owner_account_id": t.account_id,
+            },
+        ),
+    ),
+    ("GET", "/v1/devices/{device_id}"): Row("device", READ, _dev("GET")),
+    ("PATCH", "/v1/devices/{device_id}"): Row("device", MANAGE, _dev("PATCH", json={"name": "x"})),
+    ("POST", "/v1/devices/{device_id}/transfer"): Row(
+        "device",
+        MANAGE,
+        lambda t: Call(
+            "POST",
+            f"/v1/devices/{t.device_id}/transfer",
+            json={"new_owner_account_id": t.caller_account_id},
+        ),
+    ),
+    ("POST", "/v1/devices/{device_id}/shares"): Row(
+        "device",
+        MANAGE,
+        lambda t: Call(
+            "POST", f"/v1/devices/{t.device_id}/shares", json={"account_id": t.other_account_id}
+        ),
+    ),
+    ("DELETE", "/v1/devices/{device_id}/shares/{account_id}"): Row(
+        "device",
+        MANAGE,
+        lambda t: Call("DELETE", f"/v1/devices/{t.device_id}/shares/{t.other_account_id}"),
+    ),
+    ("POST", "/v1/devices/{device_id}/share-links"): Row(
+        "device",
+        MANAGE,
+        lambda t: Call(
+            "POST",
+            f"/v1/devices/{t.device_id}/share-links",
+            json={"expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+        ),
+    ),
+    ("DELETE", "/v1/share-links/{link_id}"): Row(
+        "link", MANAGE, lambda t: Call("DELETE", f"/v1/share-links/{t.link_id}")
+    ),
+    ("GET", "/v1/devices/{device_id}/last-position"): Row(
+        "device", READ, _dev("GET", "/last-position")
+    ),
+    ("GET", "/v1/positions/last"): Row(
+        "device",
+        READ,
+        lambda t: Call("GET", "/v1/positions/last", params=[("device_id", t.device_id)]),
+    ),
+    ("POST", "/v1/devices/{device_id}/commands"): Row(
+        "device", COMMAND, _dev("POST", "/commands", json={"kind": "engine_resume"})
+    ),
+    ("GET", "/v1/commands/{command_id}"): Row(
+        "command", READ, lambda t: Call("GET", f"/v1/commands/{t.command_id}")
+    ),
+    # ---- history
+    ("GET", "/v1/devices/{device_id}/track"): Row(
+        "device", READ, lambda t: _dev("GET", "/track", params=_day())(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/trips"): Row(
+        "device", READ, lambda t: _dev("GET", "/trips", params=_day())(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/stops"): Row(
+        "device", READ, lambda t: _dev("GET", "/stops", params=_day())(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/summary"): Row(
+        "device",
+        READ,
+        lambda t: _dev("GET", "/summary", params={"day": "2026-11-28", "timezone": "UTC"})(t),
+    ),
+    ("GET", "/v1/devices/{device_id}/overspeeds"): Row(
+        "device", READ, lambda t: _dev("GET", "/overspeeds", params=_day() | {"limit_kmh": 90})(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/export"): Row(
+        "device", READ, lambda t: _dev("GET", "/export", params=_day() | {"format": "gpx"})(t)
+    ),
+}
+
+
+def _walk(routes: list[Any], prefix: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found += [(method, prefix + route.path) for method in sorted(route.methods or ())]
+        elif isinstance(route, APIWebSocketRoute):
+            found.append(("WS", prefix + route.path))
+        elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.16x)
+            context = getattr(route, "include_context", None)
+            found += _walk(route.original_router.routes, prefix + getattr(context, "prefix", ""))
+    return found
+
+
+def app_routes() -> list[tuple[str, str]]:
+    """Every (method, path) the app serves (WebSockets as "WS"), from the app itself."""
+    return _walk(create_app(cast(GatewayContext, None)).routes)
+
+
+def in_matrix(route: tuple[str, str]) -> bool:
+    row = ROUTES.get(route)
+    return row is None or row.acts_on not in ("public", "self", "websocket")
+
+
+async def send(client: httpx.AsyncClient, call: Call, headers: dict[str, str]) -> httpx.Response:
+    return await client.request(
+        call.method, call.path, params=call.params, json=call.json, headers=headers
+    )
