@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import argparse
 import base64
+import json
 import os
 import re
 import shutil
@@ -79,6 +80,12 @@ class StackSettings:
     ingest_ops_port: int = field(default_factory=lambda: int(_env("INGEST_OPS_PORT", "9464")))
     history_ops_port: int = field(default_factory=lambda: int(_env("HISTORY_OPS_PORT", "9465")))
     history_grpc_port: int = field(default_factory=lambda: int(_env("HISTORY_GRPC_PORT", "50061")))
+    identity_ops_port: int = field(default_factory=lambda: int(_env("IDENTITY_OPS_PORT", "9466")))
+    identity_grpc_port: int = field(
+        default_factory=lambda: int(_env("IDENTITY_GRPC_PORT", "50071"))
+    )
+    gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
+    gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
     #: fix times never run ahead of the clock)
     fleet_size: int = field(default_factory=lambda: int(_env("TS_FLEET_SIZE", "5")))
@@ -372,6 +379,8 @@ class Service(PythonProcess):
 
     def prepare(self) -> None:
         os.environ[f"{self.name.upper()}_OPS_PORT"] = str(self.ops_port)
+        if self.name == "identity":  # its private signing key lives with its other local state
+            os.environ.setdefault("IDENTITY_SIGNING_KEY_FILE", str(self.dir / "signing-key.pem"))
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.ops_port}/readyz"
@@ -383,6 +392,8 @@ class Service(PythonProcess):
 
 
 INFRA = ("s3", "kafka", "cassandra")
+#: what `make services` starts, in order (the fleet after the seed registered its devices)
+SERVICES = ("identity", "ingest", "history", "gateway")
 
 
 def components(settings: StackSettings) -> list[Component]:
@@ -390,7 +401,7 @@ def components(settings: StackSettings) -> list[Component]:
     fleet_args = [
         "-m", "trackstream_simulator", "--gt06", str(s.fleet_size), "--jt808", str(s.fleet_size),
         "--gt06-port", str(s.gt06_port), "--jt808-port", str(s.jt808_port), "--duration", "0",
-        "--interval", str(s.fleet_interval_s), "--offline-probability", "0.01", "--register",
+        "--interval", str(s.fleet_interval_s), "--offline-probability", "0.01",
         "--progress", "30",
     ]  # fmt: skip
     return [
@@ -404,10 +415,22 @@ def components(settings: StackSettings) -> list[Component]:
             ["-m", "ingest"],
         ),
         Service(
+            "identity",
+            s,
+            {"grpc": s.identity_grpc_port, "ops": s.identity_ops_port},
+            ["-m", "identity"],
+        ),
+        Service(
             "history",
             s,
             {"grpc": s.history_grpc_port, "ops": s.history_ops_port},
             ["-m", "history"],
+        ),
+        Service(
+            "gateway",
+            s,
+            {"http": s.gateway_http_port, "ops": s.gateway_ops_port},
+            ["-m", "gateway"],
         ),
         PythonProcess("fleet", s, {}, fleet_args),
     ]
@@ -578,6 +601,58 @@ def cmd_smoke(settings: StackSettings, timeout_s: float = 120.0) -> None:
         if total <= 0:
             raise StackError(f"smoke: {what} no position of the simulated fleet; see {logs}")
         print(f"smoke: {what} {total:.0f} positions of the simulated fleet")
+    _smoke_gateway(settings, deadline)
+
+
+def _http_json(url: str, body: dict[str, str] | None = None, token: str = "") -> object:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "content-type": "application/json",
+            **({"authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _smoke_gateway(settings: StackSettings, deadline: float) -> None:
+    """The seeded demo account logs in through the gateway, sees exactly its fleet, and reads a
+    position of one of its devices (clients' whole path: gateway, identity, history)."""
+    creds = json.loads((settings.run_dir / "seed" / "credentials.json").read_text())
+    base = f"http://127.0.0.1:{settings.gateway_http_port}/v1"
+    body = {"email": creds["demo_email"], "password": creds["demo_password"]}
+    try:
+        token = str(_http_json(f"{base}/auth/token", body)["access_token"])  # type: ignore[index]
+        devices = _http_json(f"{base}/devices?page_size=500", token=token)["devices"]  # type: ignore[index]
+    except (OSError, KeyError, ValueError) as error:
+        raise StackError(
+            f"smoke: gateway login or device list failed ({error}); see .run/gateway/out.log"
+        ) from error
+    if len(devices) != 2 * settings.fleet_size:
+        raise StackError(
+            f"smoke: the demo account sees {len(devices)} devices, not {2 * settings.fleet_size}"
+        )
+    position: object = None
+    while position is None and time.monotonic() < deadline:
+        for device in devices:
+            try:
+                position = _http_json(
+                    f"{base}/devices/{device['device_id']}/last-position", token=token
+                )
+                break
+            except urllib.error.HTTPError:
+                continue
+        else:
+            time.sleep(1)
+    if position is None:
+        raise StackError(
+            "smoke: no demo device has a position through the gateway; see .run/gateway/out.log"
+        )
+    print(
+        f"smoke: gateway: {creds['demo_email']} logged in, {len(devices)} devices, a position read"
+    )
 
 
 def _metric_text(port: int) -> str:
@@ -617,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "components",
         nargs="*",
-        help="with up, down, restart: only these (s3, kafka, cassandra, ingest, fleet); "
+        help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
+        "gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
