@@ -18,7 +18,8 @@ PYTEST_ARGS ?=
 # .infra so a fresh machine and CI build it the same way (once: later runs find the binary)
 HELM_VERSION := 3.22.0
 HELM         := .infra/bin/helm-$(HELM_VERSION)/helm
-GO          ?= go
+# the machines' Go lives in /usr/local/go/bin, which a non-login shell may not have on PATH
+GO          ?= $(shell command -v go || echo /usr/local/go/bin/go)
 GO_ENV       = GOBIN=$(abspath $(dir $(HELM))) GOPATH=$(abspath .infra/go) \
                GOMODCACHE=$(abspath .infra/go/mod) GOCACHE=$(abspath .infra/go/cache) \
                GOFLAGS="-buildvcs=false -modcacherw" CGO_ENABLED=0 GOTOOLCHAIN=local
@@ -100,7 +101,7 @@ lint: setup ## ruff, mypy, the protobuf evolution check, the Helm chart and the 
 	$(MAKE) --no-print-directory image-check
 
 $(HELM):
-	@command -v $(GO) >/dev/null || { echo "error: $(GO) not found: install Go >= 1.25 (helm is built from the Go module proxy)"; exit 1; }
+	@test -x "$(GO)" || { echo "error: Go not found ($(GO)): install Go >= 1.25 or set GO= (helm is built from the Go module proxy)"; exit 1; }
 	@mkdir -p $(dir $(HELM)) .infra/go
 	$(GO_ENV) $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 

@@ -265,3 +265,11 @@ def test_a_config_change_rolls_the_pods(helm: Path, rendered: dict[str, Objects]
         assert checksum(changed) != checksum(rendered["default"]), change
     unrelated = load_documents(render(helm, sets=["cassandra.env.CASSANDRA_PORT=9043"]))
     assert checksum(unrelated) == checksum(rendered["default"])
+
+
+def test_the_checker_uses_the_helm_the_makefile_builds() -> None:
+    from deploy.chart_check import DEFAULT_HELM
+
+    version = re.search(r"^HELM_VERSION\s*:=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version is not None
+    assert DEFAULT_HELM.relative_to(ROOT).as_posix() == f".infra/bin/helm-{version.group(1)}/helm"
