@@ -20,8 +20,10 @@ HELM_VERSION := 3.22.0
 HELM         := .infra/bin/helm-$(HELM_VERSION)/helm
 # the machines' Go lives in /usr/local/go/bin, which a non-login shell may not have on PATH
 GO          ?= $(shell command -v go || echo /usr/local/go/bin/go)
-GO_ENV       = GOBIN=$(abspath $(dir $(HELM))) GOPATH=$(abspath .infra/go) \
-               GOMODCACHE=$(abspath .infra/go/mod) GOCACHE=$(abspath .infra/go/cache) \
+# Go's module and build caches; to share them between clones: make GO_CACHE_DIR="$HOME/.cache/go-ts"
+GO_CACHE_DIR ?= .infra/go
+GO_ENV       = GOBIN=$(abspath $(dir $(HELM))) GOPATH=$(abspath $(GO_CACHE_DIR)) \
+               GOMODCACHE=$(abspath $(GO_CACHE_DIR)/mod) GOCACHE=$(abspath $(GO_CACHE_DIR)/cache) \
                GOFLAGS="-buildvcs=false -modcacherw" CGO_ENABLED=0 GOTOOLCHAIN=local
 
 # Container images (Dockerfile): one per SERVICE; `make image-install` is the Dockerfile's install
@@ -102,7 +104,7 @@ lint: setup ## ruff, mypy, the protobuf evolution check, the Helm chart and the 
 
 $(HELM):
 	@test -x "$(GO)" || { echo "error: Go not found ($(GO)): install Go >= 1.25 or set GO= (helm is built from the Go module proxy)"; exit 1; }
-	@mkdir -p $(dir $(HELM)) .infra/go
+	@mkdir -p $(dir $(HELM)) $(GO_CACHE_DIR)
 	$(GO_ENV) $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
 helm: $(HELM) ## build helm $(HELM_VERSION) from the Go module proxy into .infra/bin (once)

@@ -273,3 +273,50 @@ def test_the_checker_uses_the_helm_the_makefile_builds() -> None:
     version = re.search(r"^HELM_VERSION\s*:=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert version is not None
     assert DEFAULT_HELM.relative_to(ROOT).as_posix() == f".infra/bin/helm-{version.group(1)}/helm"
+
+
+def test_an_http_port_behind_an_ingress(helm: Path, tmp_path: Path) -> None:
+    """The gateway's shape (HTTP port behind an Ingress), tried on a service that exists today."""
+    values = tmp_path / "ingress.yaml"
+    values.write_text(
+        "services:\n"
+        "  history:\n"
+        "    ports: [{name: grpc, port: 50061, env: HISTORY_GRPC_PORT, ingress: true}]\n"
+        "    ingress: {enabled: true, host: api.example.com, className: nginx,"
+        " tlsSecretName: api-tls}\n"
+    )
+    objects = load_documents(render(helm, [values]))
+    assert validate(objects) == []
+    (ingress,) = of_kind(objects, "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "api.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "trackstream-history", "port": {"name": "grpc"}}
+    (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "history"]
+    grpc_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "grpc")
+    assert grpc_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
+def test_secret_files_are_mounted_and_named_by_their_variable(helm: Path) -> None:
+    """Identity's shape (a signing key file), tried on a service that exists today."""
+    objects = load_documents(
+        render(
+            helm,
+            sets=[
+                "secrets.values.signing-key=pem",
+                "services.history.secretFiles[0].key=signing-key",
+                "services.history.secretFiles[0].env=HISTORY_SIGNING_KEY_FILE",
+            ],
+        )
+    )
+    assert validate(objects) == []
+    (history,) = [d for d in of_kind(objects, "Deployment") if component(d) == "history"]
+    spec = container(history)
+    env = {e["name"]: e.get("value") for e in spec["env"]}
+    assert env["HISTORY_SIGNING_KEY_FILE"] == "/var/run/secrets/trackstream/signing-key"
+    mount = next(m for m in spec["volumeMounts"] if m["name"] == "secret-files")
+    assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
+    volume = next(v for v in history["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+    assert volume["secret"]["items"] == [{"key": "signing-key", "path": "signing-key"}]

@@ -197,3 +197,14 @@ def test_the_check_fails_on_a_missing_and_an_unread_name(
         assert_exactly("x", provided - {sorted(expected)[0]}, expected)
     with pytest.raises(AssertionError, match="read by nothing"):
         assert_exactly("x", provided | {f"{service.name.upper()}_NOT_A_SETTING"}, expected)
+
+
+def test_an_empty_compression_setting_means_none(monkeypatch: Any) -> None:
+    """The chart and compose set KAFKA_COMPRESSION_TYPE="" (no compression); aiokafka accepts
+    None but refuses an empty string."""
+    from trackstream_kafka.settings import KafkaSettings
+
+    monkeypatch.setenv("KAFKA_COMPRESSION_TYPE", "")
+    assert KafkaSettings().compression_type is None
+    monkeypatch.setenv("KAFKA_COMPRESSION_TYPE", "gzip")
+    assert KafkaSettings().compression_type == "gzip"
