@@ -27,15 +27,17 @@ GO_ENV       = GOBIN=$(abspath $(dir $(HELM))) GOPATH=$(abspath $(GO_CACHE_DIR))
                GOFLAGS="-buildvcs=false -modcacherw" CGO_ENABLED=0 GOTOOLCHAIN=local
 
 # Container images (Dockerfile): one per SERVICE; `make image-install` is the Dockerfile's install
-# step, run by CI too (`make image-check`). A service image holds the package trackstream-<svc>.
-IMAGES          := ingest history provision simulator
+# step, run by CI too (`make image-check`). A service image holds the package trackstream-<svc>;
+# every service folder with an entry point (services/<svc>/src/<svc>/__main__.py) has one.
+SERVICE_NAMES   := $(sort $(foreach f,$(wildcard services/*/src/*/__main__.py),$(word 2,$(subst /, ,$(f)))))
+IMAGES          := $(SERVICE_NAMES) provision simulator
 IMAGE_VENV      ?= build/image/$(SERVICE)/venv
 IMAGE_PACKAGES_provision := trackstream-events trackstream-kafka trackstream-cassandra trackstream-s3
 IMAGE_PACKAGES   = $(or $(IMAGE_PACKAGES_$(SERVICE)),trackstream-$(SERVICE))
 
 .PHONY: help setup proto proto-check proto-release stack-install stack-up stack-down provision \
         services up down status smoke test test-unit test-integration lint format bench clean \
-        helm chart-check image-install image-check
+        helm chart-check images image-install image-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -117,6 +119,9 @@ image-install: $(UV) ## install one image's runtime (SERVICE=ingest|history|prov
 	UV_PROJECT_ENVIRONMENT=$(IMAGE_VENV) $(UV) sync --frozen --quiet --only-group proto
 	$(IMAGE_VENV)/bin/python libs/protos/protos_build.py generate
 	UV_PROJECT_ENVIRONMENT=$(IMAGE_VENV) $(UV) sync --frozen --quiet --no-dev --no-editable $(addprefix --package ,$(IMAGE_PACKAGES))
+
+images: ## list the container images (make image-install SERVICE=<one of them>)
+	@echo $(IMAGES)
 
 image-check: setup ## hadolint the Dockerfile; run its install step for every image and smoke-test the result
 	.venv/bin/hadolint Dockerfile

@@ -19,17 +19,11 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: image -> the modules its command runs and imports
-ENTRY_MODULES: dict[str, tuple[str, ...]] = {
-    "ingest": ("ingest.__main__", "ingest.bootstrap", "ingest.config"),
-    "history": ("history.__main__", "history.bootstrap", "history.config"),
+#: the images that are not a service: the modules their command runs and imports (a service
+#: image runs ``python -m <service>``: its __main__, bootstrap and config modules)
+TOOL_MODULES: dict[str, tuple[str, ...]] = {
     "simulator": ("trackstream_simulator.__main__", "trackstream_simulator.cli"),
     "provision": (),
-}
-#: the settings class each service's command builds first
-SETTINGS = {
-    "ingest": ("ingest.config", "IngestSettings"),
-    "history": ("history.config", "HistorySettings"),
 }
 #: build and test tools that must stay in the build stage
 BUILD_TOOLS = (
@@ -57,24 +51,52 @@ def load_provision() -> ModuleType:
     return module
 
 
+def is_service(image: str) -> bool:
+    return (ROOT / "services" / image / "src" / image / "__main__.py").exists()
+
+
+def entry_modules(image: str) -> tuple[str, ...]:
+    if is_service(image):
+        return (f"{image}.__main__", f"{image}.bootstrap", f"{image}.config")
+    return TOOL_MODULES[image]
+
+
+def build_settings(image: str) -> None:
+    """Build the service's settings class (the ServiceSettings subclass in its config module)."""
+    from trackstream_servicekit import ServiceSettings
+
+    config = importlib.import_module(f"{image}.config")
+    for value in vars(config).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, ServiceSettings)
+            and value is not ServiceSettings
+            and value.__module__ == config.__name__
+        ):
+            value()
+            return
+    raise SystemExit(f"error: {image}: no settings class in {config.__name__}")
+
+
 def check(image: str) -> list[str]:
     problems: list[str] = []
-    if image not in ENTRY_MODULES:
-        return [f"unknown image {image!r}; known: {', '.join(ENTRY_MODULES)}"]
-    for name in ENTRY_MODULES[image]:
+    if not is_service(image) and image not in TOOL_MODULES:
+        return [
+            f"unknown image {image!r}: not a service folder nor one of {', '.join(TOOL_MODULES)}"
+        ]
+    for name in entry_modules(image):
         importlib.import_module(name)
     if image == "provision":
         provision = load_provision()
         if not provision.MIGRATIONS.is_dir():
             problems.append(f"provision: no migrations folder at {provision.MIGRATIONS}")
-    if image in SETTINGS:
-        module, cls = SETTINGS[image]
-        getattr(importlib.import_module(module), cls)()
+    if is_service(image):
+        build_settings(image)
     for tool in BUILD_TOOLS:
         if importlib.util.find_spec(tool) is not None:
             problems.append(f"build/test tool {tool!r} is installed in the runtime environment")
     prefix = Path(sys.prefix).resolve()
-    entry_packages = {name.split(".")[0] for name in ENTRY_MODULES[image]}
+    entry_packages = {name.split(".")[0] for name in entry_modules(image)}
     for package in (*OWN_PACKAGES, *sorted(entry_packages)):
         spec = importlib.util.find_spec(package)
         if spec is None:

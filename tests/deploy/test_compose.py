@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from tests.deploy.test_dockerfile import make_images
 from tests.deploy.workspace import COMPOSE, ROOT, env_names, workspace_services
 
 SERVICE_KEYS = {
@@ -83,14 +84,13 @@ def test_the_simulator_is_an_optional_profile(compose: dict[str, Any]) -> None:
 
 
 def test_images_are_built_from_the_dockerfile(compose: dict[str, Any]) -> None:
-    images = re.search(r"^IMAGES\s*:=\s*(.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert images is not None
+    images = make_images()
     for name, service in ours(compose).items():
         build = service["build"]
         assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == (
             ROOT / "Dockerfile"
         )
-        assert build["args"]["SERVICE"] == name and name in images.group(1).split()
+        assert build["args"]["SERVICE"] == name and name in images
         assert build["target"] == ("job" if name in {"provision", "simulator"} else "service")
         assert service["read_only"] is True and service["user"] == "10001:10001"
 

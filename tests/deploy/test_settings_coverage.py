@@ -132,6 +132,9 @@ def test_every_service_has_a_chart_block_and_template(service: WorkspaceService)
     assert service.name in chart_values()["services"], (
         f"charts/trackstream/values.yaml has no services.{service.name} block"
     )
+    block = chart_values()["services"][service.name]
+    assert block["module"] == service.name, "the chart runs python -m <module>"
+    assert block["envPrefix"] == service.settings.model_config.get("env_prefix")
     template = CHART / "templates" / f"{service.name}.yaml"
     assert template.exists(), f"{template.relative_to(CHART)} is missing"
     assert f'"name" "{service.name}"' in template.read_text()
