@@ -27,6 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "trackstream"
+LIBRARY = ROOT / "charts" / "trackstream-lib"
 OUT = ROOT / "build" / "chart"
 DEFAULT_HELM = ROOT / ".infra" / "bin" / "helm-3.22.0" / "helm"
 #: the oldest Kubernetes the chart supports that the bundled schemas cover
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         helm = helm_binary(args.helm)
         yamllint()
+        _run([helm, "lint", "--strict", LIBRARY])
         build_dependencies(helm)
         for name, files in VALUES_SETS.items():
             report = check_values_set(helm, name, files)

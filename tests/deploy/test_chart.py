@@ -320,3 +320,12 @@ def test_secret_files_are_mounted_and_named_by_their_variable(helm: Path) -> Non
     assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
     volume = next(v for v in history["spec"]["template"]["spec"]["volumes"] if "secret" in v)
     assert volume["secret"]["items"] == [{"key": "signing-key", "path": "signing-key"}]
+
+
+def test_chart_check_says_how_to_get_helm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy.chart_check import main
+
+    assert main(["--helm", str(tmp_path / "helm")]) == 1
+    assert "run `make helm`" in capsys.readouterr().err
