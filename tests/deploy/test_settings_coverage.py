@@ -114,10 +114,12 @@ def test_env_names_follow_prefixes_and_nested_settings() -> None:
     class Example(BaseSettings):
         model_config = SettingsConfigDict(env_prefix="EXAMPLE_")
         port: int = 1
+        token_file: str = Field(default="", validation_alias="OTHER_TOKEN_FILE")
         kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     names = env_names(Example)
     assert "EXAMPLE_PORT" in names
+    assert "OTHER_TOKEN_FILE" in names and "EXAMPLE_TOKEN_FILE" not in names
     assert "KAFKA_BOOTSTRAP_SERVERS" in names
     assert "EXAMPLE_KAFKA" not in names
 

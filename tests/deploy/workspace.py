@@ -49,7 +49,10 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
             names |= env_names(annotation)
             continue
         alias = field.validation_alias or field.alias
-        names.add(str(alias).upper() if isinstance(alias, str) else f"{prefix}{field_name}".upper())
+        if alias is not None and not isinstance(alias, str):
+            raise AssertionError(f"{settings.__name__}.{field_name}: alias {alias!r} not supported")
+        # pydantic-settings: an alias is the variable's whole name; otherwise prefix + field name
+        names.add((alias or f"{prefix}{field_name}").upper())
     return names
 
 
