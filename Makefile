@@ -109,12 +109,12 @@ $(HELM):
 	@mkdir -p $(dir $(HELM)) $(GO_CACHE_DIR)
 	$(GO_ENV) $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
-helm: $(HELM) ## build helm $(HELM_VERSION) from the Go module proxy into .infra/bin (once)
+helm: $(HELM) ## build helm (HELM_VERSION) from the Go module proxy into .infra/bin, once
 
 chart-check: setup $(HELM) ## helm lint + render with default, minimal, production values + strict schema validation (offline)
 	$(PY) deploy/chart_check.py --helm $(HELM)
 
-image-install: $(UV) ## install one image's runtime (SERVICE=ingest|history|provision|simulator) into IMAGE_VENV, as the Dockerfile does
+image-install: $(UV) ## install one image's runtime (SERVICE=, see make images) into IMAGE_VENV, as the Dockerfile does
 	@test -n "$(SERVICE)" || { echo "error: set SERVICE (one of: $(IMAGES))"; exit 1; }
 	UV_PROJECT_ENVIRONMENT=$(IMAGE_VENV) $(UV) sync --frozen --quiet --only-group proto
 	$(IMAGE_VENV)/bin/python libs/protos/protos_build.py generate
