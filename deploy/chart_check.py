@@ -40,7 +40,12 @@ VALUES_SETS: dict[str, tuple[Path, ...]] = {
     "production": (CHART / "ci" / "production-values.yaml",),
 }
 #: API groups of custom resources the chart may render (no schema is bundled for them)
-CUSTOM_RESOURCES = {"monitoring.coreos.com/v1": {"ServiceMonitor": ("selector", "endpoints")}}
+CUSTOM_RESOURCES = {
+    "monitoring.coreos.com/v1": {
+        "ServiceMonitor": ("selector", "endpoints"),
+        "PrometheusRule": ("groups",),
+    }
+}
 YAML_LINTED = (CHART / "values.yaml", CHART / "ci", ROOT / "deploy" / "compose.yaml")
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from deploy.chart_check import VALUES_SETS, load_documents, render
 from tests.deploy.workspace import ROOT, workspace_services
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "trackstream.json"
@@ -59,3 +61,16 @@ def test_operations_guide_lists_every_metric() -> None:
     documented = {family(n) for n in METRIC.findall(OPERATIONS.read_text())}
     missing = exported_metrics() - documented
     assert missing == set(), f"docs/operations.md does not describe {sorted(missing)}"
+
+
+def test_the_alert_rules_watch_exported_metrics(helm: Path) -> None:
+    objects = load_documents(render(helm, VALUES_SETS["production"]))
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert len(alerts) >= 4
+    metrics = exported_metrics()
+    for alert in alerts:
+        used = {family(n) for n in METRIC.findall(alert["expr"])}
+        assert used and used <= metrics, alert["alert"]
+        assert 'namespace="trackstream"' in alert["expr"], alert["alert"]
+        assert alert["labels"]["severity"] in {"warning", "critical"}
