@@ -14,8 +14,30 @@ export UV_PYTHON := $(PYTHON_BOOT)
 export UV_PROJECT_ENVIRONMENT := .venv
 PYTEST_ARGS ?=
 
+# Helm, built from the Go module proxy with the machine's Go; modules and build cache stay under
+# .infra so a fresh machine and CI build it the same way (once: later runs find the binary)
+HELM_VERSION := 3.22.0
+HELM         := .infra/bin/helm-$(HELM_VERSION)/helm
+# the machines' Go lives in /usr/local/go/bin, which a non-login shell may not have on PATH
+GO          ?= $(shell command -v go || echo /usr/local/go/bin/go)
+# Go's module and build caches; to share them between clones: make GO_CACHE_DIR="$HOME/.cache/go-ts"
+GO_CACHE_DIR ?= .infra/go
+GO_ENV       = GOBIN=$(abspath $(dir $(HELM))) GOPATH=$(abspath $(GO_CACHE_DIR)) \
+               GOMODCACHE=$(abspath $(GO_CACHE_DIR)/mod) GOCACHE=$(abspath $(GO_CACHE_DIR)/cache) \
+               GOFLAGS="-buildvcs=false -modcacherw" CGO_ENABLED=0 GOTOOLCHAIN=local
+
+# Container images (Dockerfile): one per SERVICE; `make image-install` is the Dockerfile's install
+# step, run by CI too (`make image-check`). A service image holds the package trackstream-<svc>;
+# every service folder with an entry point (services/<svc>/src/<svc>/__main__.py) has one.
+SERVICE_NAMES   := $(sort $(foreach f,$(wildcard services/*/src/*/__main__.py),$(word 2,$(subst /, ,$(f)))))
+IMAGES          := $(SERVICE_NAMES) provision simulator
+IMAGE_VENV      ?= build/image/$(SERVICE)/venv
+IMAGE_PACKAGES_provision := trackstream-events trackstream-kafka trackstream-cassandra trackstream-s3
+IMAGE_PACKAGES   = $(or $(IMAGE_PACKAGES_$(SERVICE)),trackstream-$(SERVICE))
+
 .PHONY: help setup proto proto-check proto-release stack-install stack-up stack-down provision \
-        services up down status smoke test test-unit test-integration lint format bench clean
+        services up down status smoke test test-unit test-integration lint format bench clean \
+        helm chart-check images image-install image-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,17 +101,45 @@ stack-down: down
 status: ## show what runs and where its log is
 	@$(PY) deploy/local/stack.py status
 
-lint: setup ## ruff, mypy and the protobuf evolution check
+lint: setup ## ruff, mypy, the protobuf evolution check, the Helm chart and the Dockerfile
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 	$(MAKE) --no-print-directory proto-check
+	$(MAKE) --no-print-directory chart-check
+	$(MAKE) --no-print-directory image-check
+
+$(HELM):
+	@test -x "$(GO)" || { echo "error: Go not found ($(GO)): install Go >= 1.25 or set GO= (helm is built from the Go module proxy)"; exit 1; }
+	@mkdir -p $(dir $(HELM)) $(GO_CACHE_DIR)
+	$(GO_ENV) $(GO) install helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
+
+helm: $(HELM) ## build helm (HELM_VERSION) from the Go module proxy into .infra/bin, once
+
+chart-check: setup $(HELM) ## helm lint + render with default, minimal, production values + strict schema validation (offline)
+	$(PY) deploy/chart_check.py --helm $(HELM)
+
+image-install: $(UV) ## install one image's runtime (SERVICE=, see make images) into IMAGE_VENV, as the Dockerfile does
+	@test -n "$(SERVICE)" || { echo "error: set SERVICE (one of: $(IMAGES))"; exit 1; }
+	UV_PROJECT_ENVIRONMENT=$(IMAGE_VENV) $(UV) sync --frozen --quiet --only-group proto
+	$(IMAGE_VENV)/bin/python libs/protos/protos_build.py generate
+	UV_PROJECT_ENVIRONMENT=$(IMAGE_VENV) $(UV) sync --frozen --quiet --no-dev --no-editable $(addprefix --package ,$(IMAGE_PACKAGES))
+
+images: ## list the container images (make image-install SERVICE=<one of them>)
+	@echo $(IMAGES)
+
+image-check: setup ## hadolint the Dockerfile; run its install step for every image and smoke-test the result
+	.venv/bin/hadolint Dockerfile
+	@for svc in $(IMAGES); do \
+	  $(MAKE) --no-print-directory image-install SERVICE=$$svc IMAGE_VENV=build/image/$$svc/venv && \
+	  build/image/$$svc/venv/bin/python deploy/image/smoke.py $$svc || exit 1; \
+	done
 
 format: setup
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-test-unit: setup ## the fast tests, no servers
+test-unit: setup $(HELM) ## the fast tests, no servers
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: stack-up provision ## only the tests against the real stack

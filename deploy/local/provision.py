@@ -1,15 +1,17 @@
 """Provision the running stack from the declared catalog: Kafka topics, Cassandra schema, buckets.
 
-    python deploy/local/provision.py
+    python deploy/local/provision.py [--timeout-s 120]
 
 Idempotent: a second run creates nothing and applies no migration twice. Each store is first
 asked a real question (Kafka metadata, a CQL query, an S3 listing), so "ready" means serving.
 Connection settings come from the same ``KAFKA_*``, ``CASSANDRA_*`` and ``S3_*`` variables the
-services read. The Helm chart runs the same module as a provisioning job.
+services read, so it provisions external servers as well as the local stack: the Helm chart runs
+this module as its pre-install/pre-upgrade job, and deploy/compose.yaml as its provision service.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
@@ -52,7 +54,10 @@ def provision(timeout_s: float = 120.0) -> None:
     for noisy in ("aiokafka", "cassandra"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     kafka, cassandra, s3 = KafkaSettings(), CassandraSettings(), S3Settings()
-    log_hint = "see `make status` and the log it names under .run/"
+    log_hint = (
+        "check the KAFKA_*, CASSANDRA_* and S3_* settings; locally, see `make status` "
+        "and the log it names under .run/"
+    )
 
     created = _retry(
         f"Kafka at {kafka.bootstrap_servers}",
@@ -94,9 +99,17 @@ def provision(timeout_s: float = 120.0) -> None:
     print(f"s3: {len(BUCKETS)} buckets declared, {len(made)} created")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=120.0,
+        help="how long each store may take to answer before provisioning fails (default 120)",
+    )
+    args = parser.parse_args(argv)
     try:
-        provision()
+        provision(timeout_s=args.timeout_s)
     except (ProvisionError, S3CredentialsError, MigrationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,8 +16,14 @@ class KafkaSettings(BaseSettings):
     delivery_timeout_ms: int = 60_000
     linger_ms: int = 5
     max_batch_size: int = 64 * 1024
+    #: gzip, snappy, lz4 or zstd; unset or empty: none (a deployment can set it to "")
     compression_type: str | None = None
     #: consumer: records fetched per poll, and how long a poll waits for them
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     session_timeout_ms: int = 10_000
+
+    @field_validator("compression_type")
+    @classmethod
+    def _empty_means_none(cls, value: str | None) -> str | None:
+        return value or None

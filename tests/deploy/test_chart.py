@@ -1,0 +1,331 @@
+"""The chart's objects fit together: selectors, ports, probes, hooks, secrets, scaling, policies.
+
+`make chart-check` lints and strictly validates every values set; these tests check what a schema
+cannot: that the pieces refer to each other correctly, and that the checker itself catches faults.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.chart_check import VALUES_SETS, ChartError, load_documents, render, validate
+from tests.deploy.workspace import ROOT
+from trackstream_events.catalog import topic
+
+Objects = list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def rendered(helm: Path) -> dict[str, Objects]:
+    return {name: load_documents(render(helm, files)) for name, files in VALUES_SETS.items()}
+
+
+def of_kind(objects: Objects, kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def component(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["labels"]["app.kubernetes.io/component"])
+
+
+def container(workload: dict[str, Any]) -> dict[str, Any]:
+    (only,) = workload["spec"]["template"]["spec"]["containers"]
+    return dict(only)
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+def _deployment(**container_fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "x", "image": "x:1", **container_fields}]},
+            },
+        },
+    }
+
+
+def test_validation_accepts_a_valid_object() -> None:
+    assert validate([_deployment(ports=[{"containerPort": 80}])]) == []
+
+
+def test_validation_rejects_a_wrong_type_and_an_unknown_field() -> None:
+    assert validate([_deployment(ports=[{"containerPort": "80"}])])
+    assert validate([_deployment(imagePullPolicyy="Always")])
+
+
+def test_validation_rejects_the_same_object_twice() -> None:
+    problems = validate([_deployment(), _deployment()])
+    assert problems == ["Deployment/x is rendered 2 times"]
+
+
+def test_loading_rejects_a_repeated_key() -> None:
+    with pytest.raises(ChartError, match="repeated key 'app'"):
+        load_documents("kind: ConfigMap\nmetadata:\n  labels:\n    app: a\n    app: b\n")
+
+
+def test_the_values_schema_rejects_a_wrong_value(helm: Path) -> None:
+    with pytest.raises(ChartError, match="opsPort"):
+        render(helm, sets=["services.ingest.opsPort=not-a-port"])
+    with pytest.raises(ChartError, match="KAFKA"):
+        render(helm, sets=["kafka.env.BOOTSTRAP=x"])
+
+
+# --------------------------------------------------------------------------- what renders
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_services_select_their_pods_and_name_real_ports(
+    rendered: dict[str, Objects], values_set: str
+) -> None:
+    objects = rendered[values_set]
+    deployments = {component(d): d for d in of_kind(objects, "Deployment")}
+    for service in of_kind(objects, "Service"):
+        (deployment,) = [
+            d
+            for d in deployments.values()
+            if matches(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        ]
+        port_names = {p["name"] for p in container(deployment)["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names, f"{service['metadata']['name']}: {port}"
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_containers_listen_where_their_settings_say(
+    rendered: dict[str, Objects], values_set: str
+) -> None:
+    objects = rendered[values_set]
+    config = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
+    for deployment in of_kind(objects, "Deployment"):
+        spec = container(deployment)
+        env: dict[str, str] = {}
+        for source in spec["envFrom"]:
+            env.update(config[source["configMapRef"]["name"]])
+        prefix = component(deployment).upper()
+        ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
+        assert env[f"{prefix}_OPS_PORT"] == str(ports.pop("ops"))
+        assert env[f"{prefix}_OPS_HOST"] == "0.0.0.0"
+        port_env = {k: v for k, v in env.items() if k.endswith("_PORT") and "OPS" not in k}
+        service_ports = {k: v for k, v in port_env.items() if k.startswith(prefix)}
+        assert sorted(map(str, ports.values())) == sorted(service_ports.values())
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_pods_run_non_root_on_a_read_only_file_system_with_probes(
+    rendered: dict[str, Objects], values_set: str
+) -> None:
+    workloads = of_kind(rendered[values_set], "Deployment") + of_kind(rendered[values_set], "Job")
+    assert workloads
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        security = container(workload)["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        if workload["kind"] == "Deployment":
+            spec = container(workload)
+            assert spec["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert spec["command"] == ["python", "-m", component(workload)]
+
+
+def test_the_provisioning_job_runs_before_install_and_upgrade_as_make_provision_does(
+    rendered: dict[str, Objects],
+) -> None:
+    (job,) = of_kind(rendered["default"], "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^provision:.*\n\t\$\(PY\) (.+)$", makefile, re.MULTILINE)
+    assert recipe is not None
+    assert container(job)["command"][:2] == ["python", recipe.group(1)]
+    assert container(job)["workingDir"] == "/app"
+    # hooks run before the release's Secret exists: the S3 keys come from a hook Secret
+    (hook_secret,) = [
+        s
+        for s in of_kind(rendered["default"], "Secret")
+        if "helm.sh/hook" in s["metadata"].get("annotations", {})
+    ]
+    weights = [int(o["metadata"]["annotations"]["helm.sh/hook-weight"]) for o in (hook_secret, job)]
+    assert weights[0] < weights[1]
+    refs = {
+        e["valueFrom"]["secretKeyRef"]["name"] for e in container(job)["env"] if "valueFrom" in e
+    }
+    assert refs == {hook_secret["metadata"]["name"]}
+
+
+def test_the_secret_generates_the_identifier_key_and_takes_the_rest_from_values(
+    rendered: dict[str, Objects],
+) -> None:
+    secrets = {s["metadata"]["name"]: s for s in of_kind(rendered["minimal"], "Secret")}
+    data = secrets["trackstream-secrets"]["data"]
+    assert len(base64.b64decode(data["identifier-key"])) == 48
+    assert base64.b64decode(data["s3-secret-key"]) == b"trial-only-secret"
+    assert secrets["trackstream-secrets"]["metadata"]["annotations"] == {
+        "helm.sh/resource-policy": "keep"
+    }
+
+
+def test_an_existing_secret_replaces_the_rendered_ones(rendered: dict[str, Objects]) -> None:
+    objects = rendered["production"]
+    assert of_kind(objects, "Secret") == []
+    for workload in of_kind(objects, "Deployment") + of_kind(objects, "Job"):
+        for entry in container(workload).get("env", []):
+            if "valueFrom" in entry:
+                assert entry["valueFrom"]["secretKeyRef"]["name"] == "trackstream-secrets"
+
+
+def test_autoscaling_replaces_replicas_and_consumers_stay_within_their_partitions(
+    rendered: dict[str, Objects],
+) -> None:
+    objects = rendered["production"]
+    hpas = {component(h): h for h in of_kind(objects, "HorizontalPodAutoscaler")}
+    assert set(hpas) == {"ingest", "history"}
+    for deployment in of_kind(objects, "Deployment"):
+        assert "replicas" not in deployment["spec"]
+        target = hpas[component(deployment)]["spec"]["scaleTargetRef"]
+        assert target["name"] == deployment["metadata"]["name"]
+    # a history replica beyond the partitions of tracking.positions.v1 would sit idle
+    assert hpas["history"]["spec"]["maxReplicas"] <= topic("tracking.positions.v1").partitions
+
+
+def test_disruption_budgets_and_policies_cover_every_service(
+    rendered: dict[str, Objects],
+) -> None:
+    objects = rendered["default"]
+    services = {component(d) for d in of_kind(objects, "Deployment")}
+    assert {component(p) for p in of_kind(objects, "PodDisruptionBudget")} == services
+    policies = {component(p): p for p in of_kind(objects, "NetworkPolicy")}
+    assert set(policies) == services
+    ingest_rules = policies["ingest"]["spec"]["ingress"]
+    open_ports = {r["ports"][0]["port"] for r in ingest_rules if "from" not in r}
+    assert open_ports == {"gt06", "jt808", "osmand"}
+    history_rules = policies["history"]["spec"]["ingress"]
+    assert all("from" in r for r in history_rules), "history's gRPC is not for the internet"
+
+
+def test_trackers_get_a_load_balancer_and_internal_ports_do_not(
+    rendered: dict[str, Objects],
+) -> None:
+    services = {s["metadata"]["name"]: s for s in of_kind(rendered["default"], "Service")}
+    public = services["trackstream-ingest-public"]["spec"]
+    assert public["type"] == "LoadBalancer"
+    assert public["externalTrafficPolicy"] == "Local"
+    assert [p["port"] for p in public["ports"]] == [5023, 5015, 5055]
+    assert services["trackstream-history"]["spec"]["type"] == "ClusterIP"
+
+
+def test_service_monitors_scrape_only_the_ops_services(rendered: dict[str, Objects]) -> None:
+    objects = rendered["production"]
+    monitors = of_kind(objects, "ServiceMonitor")
+    assert {component(m) for m in monitors} == {"ingest", "history"}
+    for monitor in monitors:
+        selected = [
+            s
+            for s in of_kind(objects, "Service")
+            if matches(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+        ]
+        assert len(selected) == 1
+        assert "ops" in {p["name"] for p in selected[0]["spec"]["ports"]}
+
+
+def test_a_disabled_service_renders_nothing(helm: Path) -> None:
+    objects = load_documents(render(helm, sets=["services.history.enabled=false"]))
+    assert not [
+        o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/name") == "history"
+    ]
+    assert [o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/name") == "ingest"]
+
+
+def test_a_config_change_rolls_the_pods(helm: Path, rendered: dict[str, Objects]) -> None:
+    def checksum(objects: Objects) -> str:
+        (ingest,) = [d for d in of_kind(objects, "Deployment") if component(d) == "ingest"]
+        return str(ingest["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+    for change in ("services.ingest.env.INGEST_LOG_LEVEL=DEBUG", "kafka.env.KAFKA_LINGER_MS=7"):
+        changed = load_documents(render(helm, sets=[change]))
+        assert checksum(changed) != checksum(rendered["default"]), change
+    unrelated = load_documents(render(helm, sets=["cassandra.env.CASSANDRA_PORT=9043"]))
+    assert checksum(unrelated) == checksum(rendered["default"])
+
+
+def test_the_checker_uses_the_helm_the_makefile_builds() -> None:
+    from deploy.chart_check import DEFAULT_HELM
+
+    version = re.search(r"^HELM_VERSION\s*:=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version is not None
+    assert DEFAULT_HELM.relative_to(ROOT).as_posix() == f".infra/bin/helm-{version.group(1)}/helm"
+
+
+def test_an_http_port_behind_an_ingress(helm: Path, tmp_path: Path) -> None:
+    """The gateway's shape (HTTP port behind an Ingress), tried on a service that exists today."""
+    values = tmp_path / "ingress.yaml"
+    values.write_text(
+        "services:\n"
+        "  history:\n"
+        "    ports: [{name: grpc, port: 50061, env: HISTORY_GRPC_PORT, ingress: true}]\n"
+        "    ingress: {enabled: true, host: api.example.com, className: nginx,"
+        " tlsSecretName: api-tls}\n"
+    )
+    objects = load_documents(render(helm, [values]))
+    assert validate(objects) == []
+    (ingress,) = of_kind(objects, "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "api.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "trackstream-history", "port": {"name": "grpc"}}
+    (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "history"]
+    grpc_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "grpc")
+    assert grpc_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
+def test_secret_files_are_mounted_and_named_by_their_variable(helm: Path) -> None:
+    """Identity's shape (a signing key file), tried on a service that exists today."""
+    objects = load_documents(
+        render(
+            helm,
+            sets=[
+                "secrets.values.signing-key=pem",
+                "services.history.secretFiles[0].key=signing-key",
+                "services.history.secretFiles[0].env=HISTORY_SIGNING_KEY_FILE",
+            ],
+        )
+    )
+    assert validate(objects) == []
+    (history,) = [d for d in of_kind(objects, "Deployment") if component(d) == "history"]
+    spec = container(history)
+    env = {e["name"]: e.get("value") for e in spec["env"]}
+    assert env["HISTORY_SIGNING_KEY_FILE"] == "/var/run/secrets/trackstream/signing-key"
+    mount = next(m for m in spec["volumeMounts"] if m["name"] == "secret-files")
+    assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
+    volume = next(v for v in history["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+    assert volume["secret"]["items"] == [{"key": "signing-key", "path": "signing-key"}]
+
+
+def test_chart_check_says_how_to_get_helm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy.chart_check import main
+
+    assert main(["--helm", str(tmp_path / "helm")]) == 1
+    assert "run `make helm`" in capsys.readouterr().err
