@@ -35,9 +35,14 @@ ENV PATH=/opt/trackstream/venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TRACKSTREAM_SERVICE=${SERVICE}
+# .run/<service> (under /app): where a service keeps local state by default (identity's signing
+# key when no file is given), owned by the user so that a volume mounted there is writable; the
+# root file system itself stays read-only
 RUN groupadd --system --gid 10001 trackstream \
     && useradd --system --uid 10001 --gid trackstream --no-create-home \
-       --home-dir /nonexistent --shell /usr/sbin/nologin trackstream
+       --home-dir /nonexistent --shell /usr/sbin/nologin trackstream \
+    && mkdir -p "/app/.run/${SERVICE}" \
+    && chown 10001:10001 "/app/.run/${SERVICE}"
 WORKDIR /app
 COPY --from=build /opt/trackstream/venv /opt/trackstream/venv
 # the provisioning job runs the same script and migrations as `make provision`

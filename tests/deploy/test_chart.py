@@ -15,6 +15,7 @@ import pytest
 
 from deploy.chart_check import VALUES_SETS, ChartError, load_documents, render, validate
 from tests.deploy.workspace import ROOT
+from trackstream_auth import SigningKey
 from trackstream_events.catalog import topic
 
 Objects = list[dict[str, Any]]
@@ -172,12 +173,16 @@ def test_the_provisioning_job_runs_before_install_and_upgrade_as_make_provision_
     assert refs == {hook_secret["metadata"]["name"]}
 
 
-def test_the_secret_generates_the_identifier_key_and_takes_the_rest_from_values(
+def test_the_secret_generates_the_keys_and_takes_the_rest_from_values(
     rendered: dict[str, Objects],
 ) -> None:
     secrets = {s["metadata"]["name"]: s for s in of_kind(rendered["minimal"], "Secret")}
     data = secrets["trackstream-secrets"]["data"]
-    assert len(base64.b64decode(data["identifier-key"])) == 48
+    for token in ("identifier-key", "identity-lookup-key", "identity-admin-password"):
+        assert len(base64.b64decode(data[token])) == 48, token
+    # identity signs with it: an Ed25519 private key it can load (PEM, PKCS#8)
+    key = SigningKey.from_pem(base64.b64decode(data["identity-signing-key"]))
+    assert key.public_jwk()["crv"] == "Ed25519"
     assert base64.b64decode(data["s3-secret-key"]) == b"trial-only-secret"
     assert secrets["trackstream-secrets"]["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"
@@ -198,7 +203,7 @@ def test_autoscaling_replaces_replicas_and_consumers_stay_within_their_partition
 ) -> None:
     objects = rendered["production"]
     hpas = {component(h): h for h in of_kind(objects, "HorizontalPodAutoscaler")}
-    assert set(hpas) == {"ingest", "history"}
+    assert set(hpas) == {component(d) for d in of_kind(objects, "Deployment")}
     for deployment in of_kind(objects, "Deployment"):
         assert "replicas" not in deployment["spec"]
         target = hpas[component(deployment)]["spec"]["scaleTargetRef"]
@@ -236,7 +241,9 @@ def test_trackers_get_a_load_balancer_and_internal_ports_do_not(
 def test_service_monitors_scrape_only_the_ops_services(rendered: dict[str, Objects]) -> None:
     objects = rendered["production"]
     monitors = of_kind(objects, "ServiceMonitor")
-    assert {component(m) for m in monitors} == {"ingest", "history"}
+    assert {component(m) for m in monitors} == {
+        component(d) for d in of_kind(objects, "Deployment")
+    }
     for monitor in monitors:
         selected = [
             s
@@ -275,51 +282,99 @@ def test_the_checker_uses_the_helm_the_makefile_builds() -> None:
     assert DEFAULT_HELM.relative_to(ROOT).as_posix() == f".infra/bin/helm-{version.group(1)}/helm"
 
 
-def test_an_http_port_behind_an_ingress(helm: Path, tmp_path: Path) -> None:
-    """The gateway's shape (HTTP port behind an Ingress), tried on a service that exists today."""
-    values = tmp_path / "ingress.yaml"
-    values.write_text(
-        "services:\n"
-        "  history:\n"
-        "    ports: [{name: grpc, port: 50061, env: HISTORY_GRPC_PORT, ingress: true}]\n"
-        "    ingress: {enabled: true, host: api.example.com, className: nginx,"
-        " tlsSecretName: api-tls}\n"
-    )
-    objects = load_documents(render(helm, [values]))
-    assert validate(objects) == []
+def test_the_gateway_is_behind_the_ingress(rendered: dict[str, Objects]) -> None:
+    objects = rendered["production"]
     (ingress,) = of_kind(objects, "Ingress")
+    assert component(ingress) == "gateway"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [
+        {"secretName": "trackstream-api-tls", "hosts": ["api.example.com"]}
+    ]
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "api.example.com"
     (path,) = rule["http"]["paths"]
-    assert path["backend"]["service"] == {"name": "trackstream-history", "port": {"name": "grpc"}}
-    (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "history"]
-    grpc_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "grpc")
-    assert grpc_rule["from"] == [
+    assert path["backend"]["service"] == {"name": "trackstream-gateway", "port": {"name": "http"}}
+    services = {s["metadata"]["name"]: s for s in of_kind(objects, "Service")}
+    assert services["trackstream-gateway"]["spec"]["type"] == "ClusterIP"
+    assert "trackstream-gateway-public" not in services
+    (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "gateway"]
+    http_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "http")
+    assert http_rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     ]
+    # the defaults: any host, the cluster's default class, no TLS at the Ingress
+    (default,) = of_kind(rendered["default"], "Ingress")
+    assert "ingressClassName" not in default["spec"] and "tls" not in default["spec"]
+    (any_host,) = default["spec"]["rules"]
+    assert "host" not in any_host
 
 
-def test_secret_files_are_mounted_and_named_by_their_variable(helm: Path) -> None:
-    """Identity's shape (a signing key file), tried on a service that exists today."""
-    objects = load_documents(
-        render(
-            helm,
-            sets=[
-                "secrets.values.signing-key=pem",
-                "services.history.secretFiles[0].key=signing-key",
-                "services.history.secretFiles[0].env=HISTORY_SIGNING_KEY_FILE",
-            ],
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_the_gateway_reaches_identity_and_history_through_their_services_and_policies(
+    rendered: dict[str, Objects], values_set: str
+) -> None:
+    objects = rendered[values_set]
+    deployments = {component(d): d for d in of_kind(objects, "Deployment")}
+    services = {s["metadata"]["name"]: s for s in of_kind(objects, "Service")}
+    config = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
+    gateway_env = config["trackstream-gateway"]
+    gateway_labels = deployments["gateway"]["spec"]["template"]["metadata"]["labels"]
+    policies = {component(p): p for p in of_kind(objects, "NetworkPolicy")}
+    for backend, variable in (
+        ("identity", "GATEWAY_IDENTITY_ADDRESS"),
+        ("history", "GATEWAY_HISTORY_ADDRESS"),
+    ):
+        host, port = gateway_env[variable].split(":")
+        service = services[host]["spec"]
+        assert matches(
+            service["selector"], deployments[backend]["spec"]["template"]["metadata"]["labels"]
         )
-    )
-    assert validate(objects) == []
-    (history,) = [d for d in of_kind(objects, "Deployment") if component(d) == "history"]
-    spec = container(history)
-    env = {e["name"]: e.get("value") for e in spec["env"]}
-    assert env["HISTORY_SIGNING_KEY_FILE"] == "/var/run/secrets/trackstream/signing-key"
-    mount = next(m for m in spec["volumeMounts"] if m["name"] == "secret-files")
-    assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
-    volume = next(v for v in history["spec"]["template"]["spec"]["volumes"] if "secret" in v)
-    assert volume["secret"]["items"] == [{"key": "signing-key", "path": "signing-key"}]
+        (grpc,) = [p for p in service["ports"] if p["port"] == int(port)]
+        assert grpc["name"] == "grpc"
+        assert config[f"trackstream-{backend}"][f"{backend.upper()}_GRPC_PORT"] == port
+        if backend in policies:  # the minimal values switch policies off
+            rules = [
+                r for r in policies[backend]["spec"]["ingress"] if r["ports"][0]["port"] == "grpc"
+            ]
+            assert any(
+                "podSelector" in peer
+                and matches(peer["podSelector"]["matchLabels"], gateway_labels)
+                for rule in rules
+                for peer in rule["from"]
+            ), f"the gateway may not reach {backend}:{port}"
+    if values_set != "minimal":
+        assert set(policies) == set(deployments)
+
+
+def test_a_peer_must_name_a_service_and_its_port(helm: Path) -> None:
+    with pytest.raises(ChartError, match='no service "nothing"'):
+        render(helm, sets=["services.gateway.peers.GATEWAY_IDENTITY_ADDRESS.service=nothing"])
+    with pytest.raises(ChartError, match='has no port named "http"'):
+        render(helm, sets=["services.gateway.peers.GATEWAY_IDENTITY_ADDRESS.port=http"])
+
+
+def test_identity_reads_its_signing_key_from_the_secret_as_a_file(
+    rendered: dict[str, Objects],
+) -> None:
+    for values_set in ("default", "production"):
+        objects = rendered[values_set]
+        (identity,) = [d for d in of_kind(objects, "Deployment") if component(d) == "identity"]
+        spec = container(identity)
+        env = {e["name"]: e for e in spec["env"]}
+        path = "/var/run/secrets/trackstream/identity-signing-key"
+        assert env["IDENTITY_SIGNING_KEY_FILE"]["value"] == path
+        # the identifier key is ingest's (the same variable, the same Secret key)
+        assert env["INGEST_IDENTIFIER_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "identifier-key"
+        assert env["IDENTITY_LOOKUP_KEY"]["valueFrom"]["secretKeyRef"]["key"] == (
+            "identity-lookup-key"
+        )
+        mount = next(m for m in spec["volumeMounts"] if m["name"] == "secret-files")
+        assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
+        volume = next(v for v in identity["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+        assert volume["secret"]["secretName"] == "trackstream-secrets"
+        assert {"key": "identity-signing-key", "path": "identity-signing-key"} in volume["secret"][
+            "items"
+        ]
 
 
 def test_chart_check_says_how_to_get_helm(

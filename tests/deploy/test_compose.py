@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ SERVICE_KEYS = {
     "stop_grace_period",
 }  # fmt: skip
 #: settings whose value in a container differs from the local stack by nature: addresses to
-#: listen on or reach, and ports (the local stack fixes them too, in stack.py)
-CONTAINER_SPECIFIC = re.compile(r"(^|_)(HOST|HOSTS|BOOTSTRAP_SERVERS|ENDPOINT|PORT)$")
+#: listen on or reach, ports (the local stack fixes them too, in stack.py), and files (where the
+#: container has them: a volume's path, its stdin)
+CONTAINER_SPECIFIC = re.compile(r"(^|_)(HOST|HOSTS|BOOTSTRAP_SERVERS|ENDPOINT|PORT|ADDRESS|FILE)$")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def test_published_ports_are_the_ports_the_services_listen_on(compose: dict[str,
 
 
 def _defaults(settings: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    for name in env_names(settings):
+    for name in env_names(settings, every_choice=True):
         monkeypatch.delenv(name, raising=False)
     return _flatten(settings().model_dump(mode="json"))
 
@@ -149,3 +151,17 @@ def test_s3_keys_are_the_local_stores(compose: dict[str, Any]) -> None:
         if "S3_ACCESS_KEY" in env:
             assert env["S3_ACCESS_KEY"] == credentials["accessKey"], name
             assert env["S3_SECRET_KEY"] == credentials["secretKey"], name
+
+
+def test_identity_keeps_its_signing_key_in_a_volume(compose: dict[str, Any]) -> None:
+    """The root file system is read-only: identity creates its key (at the first start) in a
+    named volume, which the image's user owns (the Dockerfile makes /app/.run/<service>)."""
+    identity = compose["services"]["identity"]
+    key = PurePosixPath("/app") / identity["environment"]["IDENTITY_SIGNING_KEY_FILE"]
+    mounts = [volume.split(":")[:2] for volume in identity["volumes"]]
+    (source, target) = next((s, t) for s, t in mounts if key.is_relative_to(t))
+    assert target == "/app/.run/identity" and source in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "WORKDIR /app" in dockerfile
+    assert 'mkdir -p "/app/.run/${SERVICE}"' in dockerfile
+    assert 'chown 10001:10001 "/app/.run/${SERVICE}"' in dockerfile

@@ -92,7 +92,7 @@ def assert_exactly(where: str, provided: set[str], expected: set[str]) -> None:
 
 def parse_with(settings: type[BaseSettings], env: dict[str, str], monkeypatch: Any) -> BaseModel:
     """The settings class built from exactly this environment (types checked by pydantic)."""
-    for name in env_names(settings):
+    for name in env_names(settings, every_choice=True):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -106,7 +106,7 @@ def test_the_workspace_has_services_with_settings() -> None:
 
 
 def test_env_names_follow_prefixes_and_nested_settings() -> None:
-    from pydantic import Field
+    from pydantic import AliasChoices, AliasPath, Field
     from pydantic_settings import SettingsConfigDict
 
     from trackstream_kafka.settings import KafkaSettings
@@ -115,13 +115,23 @@ def test_env_names_follow_prefixes_and_nested_settings() -> None:
         model_config = SettingsConfigDict(env_prefix="EXAMPLE_")
         port: int = 1
         token_file: str = Field(default="", validation_alias="OTHER_TOKEN_FILE")
+        shared_key: str = Field(default="", validation_alias=AliasChoices("OTHER_KEY", "shared"))
         kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     names = env_names(Example)
     assert "EXAMPLE_PORT" in names
     assert "OTHER_TOKEN_FILE" in names and "EXAMPLE_TOKEN_FILE" not in names
+    # alias choices: a deployment sets the first; the others are read too, and cleared in tests
+    assert "OTHER_KEY" in names and not {"SHARED", "EXAMPLE_SHARED_KEY"} & names
+    assert {"OTHER_KEY", "SHARED"} <= env_names(Example, every_choice=True)
     assert "KAFKA_BOOTSTRAP_SERVERS" in names
     assert "EXAMPLE_KAFKA" not in names
+
+    class Unsupported(BaseSettings):
+        key: str = Field(default="", validation_alias=AliasPath("KEY", 0))
+
+    with pytest.raises(AssertionError, match="not supported"):
+        env_names(Unsupported)
 
 
 def test_test_only_settings_are_still_read() -> None:

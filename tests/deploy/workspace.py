@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from trackstream_cassandra import CassandraSettings
@@ -39,16 +40,25 @@ class WorkspaceService:
     settings: type[ServiceSettings]
 
 
-def env_names(settings: type[BaseSettings]) -> set[str]:
-    """The environment variables a settings class reads (nested settings under their prefix)."""
+def env_names(settings: type[BaseSettings], *, every_choice: bool = False) -> set[str]:
+    """The environment variables a settings class reads (nested settings under their prefix).
+
+    A field with ``AliasChoices`` is filled by whichever of its variables is set: a deployment
+    sets the first (the one named here); ``every_choice`` adds the others (to clear them all).
+    """
     prefix = str(settings.model_config.get("env_prefix", ""))
     names: set[str] = set()
     for field_name, field in settings.model_fields.items():
         annotation: Any = field.annotation
         if inspect.isclass(annotation) and issubclass(annotation, BaseSettings):
-            names |= env_names(annotation)
+            names |= env_names(annotation, every_choice=every_choice)
             continue
         alias = field.validation_alias or field.alias
+        if isinstance(alias, AliasChoices) and all(isinstance(c, str) for c in alias.choices):
+            choices = [str(c) for c in alias.choices]
+            alias = choices[0]
+            if every_choice:
+                names |= {c.upper() for c in choices[1:]}
         if alias is not None and not isinstance(alias, str):
             raise AssertionError(f"{settings.__name__}.{field_name}: alias {alias!r} not supported")
         # pydantic-settings: an alias is the variable's whole name; otherwise prefix + field name

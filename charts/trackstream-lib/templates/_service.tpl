@@ -67,6 +67,29 @@ data:
 {{- range $name, $value := $svc.env }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}
+{{- range $name, $peer := $svc.peers }}
+{{ $name }}: {{ include "tslib.peerAddress" (dict "ctx" $.ctx "from" $.name "env" $name "peer" $peer) | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* another service's in-cluster address, <release>-<service>:<port>, from a `peers` entry:
+(dict "ctx" $ "from" "gateway" "env" "GATEWAY_IDENTITY_ADDRESS" "peer" (dict "service" "identity" "port" "grpc")) */}}
+{{- define "tslib.peerAddress" -}}
+{{- $where := printf "services.%s.peers.%s" .from .env -}}
+{{- $target := get .ctx.Values.services .peer.service -}}
+{{- if not $target -}}
+{{- fail (printf "%s: no service %q in services" $where .peer.service) -}}
+{{- end -}}
+{{- $port := 0 -}}
+{{- range $target.ports -}}
+{{- if eq .name $.peer.port -}}
+{{- $port = .port -}}
+{{- end -}}
+{{- end -}}
+{{- if not $port -}}
+{{- fail (printf "%s: services.%s has no port named %q" $where .peer.service .peer.port) -}}
+{{- end -}}
+{{- printf "%s:%d" (include "tslib.componentName" (dict "ctx" .ctx "name" .peer.service)) (int $port) -}}
 {{- end -}}
 
 {{/* changes when the service's settings or those of the stores it uses change: pods roll */}}
@@ -287,12 +310,19 @@ spec:
   {{- end }}
   {{- if $ing.tlsSecretName }}
   tls:
-    - hosts: [{{ $ing.host | quote }}]
-      secretName: {{ $ing.tlsSecretName }}
+    - secretName: {{ $ing.tlsSecretName }}
+      {{- with $ing.host }}
+      hosts: [{{ . | quote }}]
+      {{- end }}
   {{- end }}
   rules:
+    {{- if $ing.host }}
     - host: {{ $ing.host | quote }}
       http:
+    {{- else }}
+    # no host: every host
+    - http:
+    {{- end }}
         paths:
           {{- range .svc.ports }}
           {{- if .ingress }}
