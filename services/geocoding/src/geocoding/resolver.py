@@ -110,7 +110,8 @@ class Resolver:
         return cell in self.cache
 
     async def resolve(self, points: Mapping[str, tuple[float, float]]) -> dict[str, Place]:
-        """The place of each cell, looked up at the point given for it. Cached cells are
+        """The place of each cell, looked up at the point given for it (its ``distance_m`` is
+        not from that point: callers measure from their own fixes). Cached cells are
         answered from the cache; the rest go to the offline index in one query; with a
         provider, cells without a provider answer yet are also asked there (concurrently,
         each within the timeout), and its answers replace the offline ones."""
@@ -126,7 +127,7 @@ class Resolver:
             if self.provider is not None and cached.source is Source.OFFLINE:
                 upgradable[cell] = point
         if missing:
-            places = self.index.places(
+            places = self.index.towns(
                 [lat for lat, _ in missing.values()], [lon for _, lon in missing.values()]
             )
             for cell, place in zip(missing, places, strict=True):

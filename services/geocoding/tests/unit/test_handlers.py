@@ -28,9 +28,9 @@ class CountingIndex:
         self._index = index
         self.queries: list[int] = []
 
-    def places(self, latitudes, longitudes):
+    def towns(self, latitudes, longitudes):
         self.queries.append(len(latitudes))
-        return self._index.places(latitudes, longitudes)
+        return self._index.towns(latitudes, longitudes)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._index, name)

@@ -126,7 +126,9 @@ async def test_photon_reverse_and_search(
     index: OfflineIndex, fake_provider: StartProvider, apps: Callable[..., GeocodingApp]
 ) -> None:
     server = await fake_provider(ok(PHOTON_KEHL))
-    app = apps(index, provider="photon", provider_url=server.url, provider_max_rps=100)
+    app = apps(
+        index, provider="photon", provider_url=server.url, provider_max_rps=100, provider_burst=10
+    )
     place = await app.resolver.reverse(*KEHL)
     assert (place.name, place.country_code, place.postcode) == ("Kehl", "DE", "77694")
     assert place.address_line == ("Rathaus, 12 Hauptstraße, 77694 Kehl, Baden-Württemberg, Germany")

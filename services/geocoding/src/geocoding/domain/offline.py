@@ -96,6 +96,15 @@ class OfflineIndex:
         distances = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(np.asarray(chords) / 2, 1.0))
         return np.asarray(indices, dtype=np.intp), distances
 
+    def towns(self, latitudes: Sequence[float], longitudes: Sequence[float]) -> list[Place]:
+        """The nearest town of every point as the town's own place (``distance_m`` 0: the
+        caller measures from its point), in order: one vectorised query, no object per point."""
+        if not latitudes:
+            return []
+        indices, _ = self.nearest(latitudes, longitudes)
+        places = self._places
+        return [places[i] for i in indices.tolist()]
+
     def places(self, latitudes: Sequence[float], longitudes: Sequence[float]) -> list[Place]:
         """The nearest town of every point, in order (one vectorised query)."""
         if not latitudes:
