@@ -183,6 +183,13 @@ async def _commit_at_end(group: str) -> None:
         await consumer.stop()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
@@ -195,8 +202,9 @@ async def stream_lag(
     rate: int = 3000, seconds: int = 20, devices: int = 30_000
 ) -> dict[str, float]:
     """Positions at ``rate``/s for ``seconds`` into Kafka; the service (own process, its own
-    group starting at the end of the topic) publishes addresses; lag = address received by us
-    minus position handed to the producer."""
+    group starting at the end of the topic) publishes addresses; lag = the address record's Kafka
+    timestamp (stamped by the service's producer) minus the time its position was handed to
+    our producer (one host clock), so our own consumer's delays do not count."""
     group = f"geocoding-bench-{uuid.uuid4().hex[:8]}"
     await _commit_at_end(group)
     ops = free_port()
@@ -248,17 +256,16 @@ async def stream_lag(
             end = time.monotonic() + within
             while len(lags) < expected and time.monotonic() < end:
                 batch = await consumer.getmany(timeout_ms=100)
-                now = time.perf_counter()
                 for records in batch.values():
                     for r in records:
                         address = AddressResolved.FromString(r.value)
                         at = sent.pop(address.position_event_id, None)
-                        if at is not None:
-                            lags.append(now - at)
+                        if at is not None:  # the address's Kafka timestamp (set by its producer)
+                            lags.append(r.timestamp / 1000 - at)
 
         # warm-up: the service joins its group and answers a first position
         warm = position(0)
-        sent[str(warm.event_id)] = time.perf_counter()
+        sent[str(warm.event_id)] = time.time()
         await publisher.publish_many([warm])
         await receive(1, 60)
         if not lags:
@@ -266,6 +273,7 @@ async def stream_lag(
         lags.clear()
 
         total = rate * seconds
+        cpu_before = _cpu_seconds(process.pid)
         tick = 0.01
         per_tick = int(rate * tick)
         receiving = asyncio.create_task(receive(total, seconds + 60))
@@ -278,7 +286,7 @@ async def stream_lag(
             if delay > 0:
                 await asyncio.sleep(delay)
             items = [position(m) for m in range(n, min(n + per_tick, total + 1))]
-            now = time.perf_counter()
+            now = time.time()
             for item in items:
                 sent[str(item.event_id)] = now
             task = asyncio.create_task(publisher.publish_many(items))
@@ -288,6 +296,7 @@ async def stream_lag(
         achieved = total / (time.perf_counter() - started)
         await asyncio.gather(*pending)
         await receiving
+        cpu = _cpu_seconds(process.pid) - cpu_before
         lags.sort()
         return {
             "offered_per_s": rate,
@@ -298,6 +307,8 @@ async def stream_lag(
             "lag_p99_ms": round(1000 * lags[int(len(lags) * 0.99) - 1], 1),
             "lag_max_ms": round(1000 * lags[-1], 1),
             "lag_mean_ms": round(1000 * statistics.fmean(lags), 1),
+            # the service's own CPU (consume, decode, geocode, publish): machine-independent
+            "service_cpu_us_per_position": round(1e6 * cpu / total, 1),
         }
     finally:
         await publisher.stop()
@@ -334,6 +345,9 @@ def run() -> Result:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:  # python -m benchmarks.geocoding RATE: only the stream lag
+        print(asyncio.run(stream_lag(rate=int(sys.argv[1]))))
+        sys.exit(0)
     result = run()
     print(result.line())
     for key, value in result.details.items():
