@@ -273,6 +273,7 @@ async def stream_lag(
         lags.clear()
 
         total = rate * seconds
+        prepared = [position(m) for m in range(1, total + 1)]  # not while measuring
         cpu_before = _cpu_seconds(process.pid)
         tick = 0.01
         per_tick = int(rate * tick)
@@ -285,7 +286,7 @@ async def stream_lag(
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            items = [position(m) for m in range(n, min(n + per_tick, total + 1))]
+            items = prepared[n - 1 : min(n - 1 + per_tick, total)]
             now = time.time()
             for item in items:
                 sent[str(item.event_id)] = now
