@@ -100,10 +100,10 @@ class PositionGeocoder:
             if not isinstance(position, PositionReported):
                 continue
             lat, lon = position.fix.latitude, position.fix.longitude
-            if not possible(lat, lon):
+            device = position.device_id
+            if not device or not possible(lat, lon):  # nothing to key it by, or nowhere
                 outcomes["skipped"] += 1
                 continue
-            device = position.device_id
             anchor = self.movement.unmoved(device, lat, lon)
             if anchor is not None:
                 outcomes["reused"] += 1

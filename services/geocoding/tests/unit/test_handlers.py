@@ -136,11 +136,12 @@ async def test_impossible_coordinates_get_no_address(index: OfflineIndex) -> Non
             consumed(position("d", 0.0, 0.0, 1)),
             consumed(position("d", 95.0, 10.0, 2)),
             consumed(position("d", float("nan"), 10.0, 3)),
+            consumed(position("", 41.0082, 28.9784, 5)),
             consumed(position("d", 41.0082, 28.9784, 4)),
         ]
     )
     assert [a.message_serial for a in addresses(publisher)] == [4]
-    assert handler.counts["skipped"] == 3
+    assert handler.counts["skipped"] == 4
 
 
 async def test_a_publish_failure_asks_for_a_retry(index: OfflineIndex) -> None:
