@@ -8,6 +8,7 @@ from benchmarks import (
     decode,
     decode_jt808,
     gateway,
+    geocoding,
     history_store,
     idle_memory,
     ingest_pipeline,
@@ -17,7 +18,15 @@ from benchmarks.common import save
 
 def main() -> int:
     results = []
-    for bench in (decode, decode_jt808, ingest_pipeline, idle_memory, history_store, gateway):
+    for bench in (
+        decode,
+        decode_jt808,
+        ingest_pipeline,
+        idle_memory,
+        history_store,
+        gateway,
+        geocoding,
+    ):
         result = bench.run()
         print(result.line(), flush=True)
         results.append(result)

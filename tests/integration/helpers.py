@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from trackstream_kafka.settings import KafkaSettings
 
@@ -41,5 +41,38 @@ async def read_all(
             for recs in batch.values():
                 records.extend(recs)
         return records
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartition, int]:
+    """The current end offset of every partition of ``topics``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(metadata.partitions_for_topic(topic) or ())
+        ]
+        missing = {t for t in topics} - {tp.topic for tp in partitions}
+        assert not missing, f"no such topics: {sorted(missing)} (run make provision)"
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def start_group_at_end(settings: KafkaSettings, group: str, *topics: str) -> None:
+    """Commit ``group``'s offsets at the current end of ``topics``, so a consumer of that group
+    skips what the topics already hold (a busy shared topic would take minutes to replay)."""
+    offsets = await end_offsets(settings, *topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
     finally:
         await consumer.stop()

@@ -241,6 +241,18 @@ TOPICS: tuple[Topic, ...] = (
         PersonalData.BEHAVIOURAL,
         "what became of each command",
     ),
+    Topic(
+        name="geocoding.addresses.v1",
+        owner="geocoding",
+        key="device_id",
+        value_types=("trackstream.geocoding.v1.AddressResolved",),
+        partitions=6,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.LOCATION,
+        erasure=ErasureClass.RETENTION,
+        description="the address of each position, in device order (history stores it)",
+    ),
 )
 
 BUCKETS: tuple[Bucket, ...] = (

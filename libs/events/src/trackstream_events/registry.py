@@ -44,6 +44,7 @@ def type_name(message: Message) -> str:
 
 def default_registry() -> EventRegistry:
     """Every event type the platform publishes."""
+    from trackstream.geocoding.v1 import address_pb2
     from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
     from trackstream.tracking.v1 import (
         alarm_pb2,
@@ -68,4 +69,5 @@ def default_registry() -> EventRegistry:
         alarm_pb2.DeviceAlarmReported,
         command_pb2.CommandRequested,
         command_pb2.CommandResult,
+        address_pb2.AddressResolved,
     )

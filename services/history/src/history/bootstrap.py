@@ -10,7 +10,7 @@ from history.adapters.grpc_api import serve_grpc
 from history.adapters.store import PositionStore
 from history.config import HistorySettings
 from history.domain.retention import RetentionPolicy
-from history.handlers import PositionWriter, StoreHealth
+from history.handlers import AddressWriter, HistoryHandler, PositionWriter, StoreHealth
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
@@ -18,6 +18,7 @@ from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.table import CompactedTable
 
 POSITIONS = "tracking.positions.v1"
+ADDRESSES = "geocoding.addresses.v1"
 REGISTRY_TOPIC = "identity.device-registry.v1"
 
 
@@ -28,6 +29,7 @@ class HistoryApp:
     cassandra: CassandraStore
     health: StoreHealth
     writer: PositionWriter
+    addresses: AddressWriter
     accounts: CompactedTable[DeviceRegistered]
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,8 +47,8 @@ class HistoryApp:
         consumer = EventConsumer(
             settings=s.kafka,
             group_id=s.consumer_group,
-            topics=[POSITIONS],
-            batch_handler=self.writer.handle,
+            topics=[POSITIONS, ADDRESSES],
+            batch_handler=HistoryHandler(self.writer, self.addresses).handle,
             registry=default_registry(),
             dead_letters=dead_letters,
         )
@@ -92,5 +94,6 @@ def bootstrap(settings: HistorySettings) -> HistoryApp:
         cassandra=cassandra,
         health=health,
         writer=PositionWriter(store, health, retention),
+        addresses=AddressWriter(store, health, retention),
         accounts=accounts,
     )

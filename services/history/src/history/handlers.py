@@ -5,7 +5,7 @@ that cannot be parsed never reaches here (the consumer dead-letters it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -13,8 +13,9 @@ from typing import Protocol
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
 
-from history.domain.model import TrackPoint
+from history.domain.model import PointAddress, TrackPoint
 from history.domain.plausibility import flag
+from trackstream.geocoding.v1.address_pb2 import AddressResolved
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_kafka import ConsumedEvent, RetryableError
 
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 class PointWriter(Protocol):
     async def write(
         self, points: Sequence[TrackPoint], ttl_seconds: Mapping[str, int] | None = None
+    ) -> None: ...
+
+
+class AddressStore(Protocol):
+    async def write_addresses(
+        self, addresses: Sequence[PointAddress], ttl_seconds: Mapping[str, int] | None = None
     ) -> None: ...
 
 
@@ -81,15 +88,59 @@ class PositionWriter:
             checked.append(replace(point, flagged=verdict) if verdict else point)
             if verdict is None:
                 previous = point
-        try:
-            ttls = {d: self.retention(d) for d in {p.device_id for p in checked}}
-            await self.store.write(checked, ttls)
-        except (DriverException, NoHostAvailable, OSError) as err:
-            # nothing is committed: the consumer retries this batch until the store is back
-            if self.health.healthy:
-                log.error("position store unavailable, consumption paused: %s", err)
-            self.health.healthy = False
-            raise RetryableError(f"position store unavailable: {type(err).__name__}") from err
-        if not self.health.healthy:
-            log.info("position store available again, consumption resumed")
-        self.health.healthy = True
+        ttls = {d: self.retention(d) for d in {p.device_id for p in checked}}
+        await _stored(self.health, self.store.write(checked, ttls))
+
+
+async def _stored(health: StoreHealth, write: Awaitable[None]) -> None:
+    """Await a store write; a store failure pauses consumption (RetryableError) and readiness."""
+    try:
+        await write
+    except (DriverException, NoHostAvailable, OSError) as err:
+        # nothing is committed: the consumer retries this batch until the store is back
+        if health.healthy:
+            log.error("position store unavailable, consumption paused: %s", err)
+        health.healthy = False
+        raise RetryableError(f"position store unavailable: {type(err).__name__}") from err
+    if not health.healthy:
+        log.info("position store available again, consumption resumed")
+    health.healthy = True
+
+
+@dataclass
+class AddressWriter:
+    """Addresses from geocoding (``AddressResolved``) stored next to their positions, with the
+    device's retention. An address whose position is not stored (yet) is kept all the same; it
+    shows once the position is there."""
+
+    store: AddressStore
+    health: StoreHealth
+    retention: Callable[[str], int] = keep_forever
+
+    async def handle(self, events: list[ConsumedEvent]) -> None:
+        addresses = [
+            PointAddress(
+                device_id=e.message.device_id,
+                fix_time=e.message.fix_time.ToDatetime(tzinfo=UTC),
+                message_serial=e.message.message_serial,
+                address=e.message.place.address_line,
+            )
+            for e in events
+            if isinstance(e.message, AddressResolved) and e.message.device_id
+        ]
+        ttls = {d: self.retention(d) for d in {a.device_id for a in addresses}}
+        await _stored(self.health, self.store.write_addresses(addresses, ttls))
+
+
+@dataclass
+class HistoryHandler:
+    """One consumer batch may hold positions and addresses: each goes to its writer."""
+
+    positions: PositionWriter
+    addresses: AddressWriter
+
+    async def handle(self, events: list[ConsumedEvent]) -> None:
+        if any(isinstance(e.message, PositionReported) for e in events):
+            await self.positions.handle(events)
+        if any(isinstance(e.message, AddressResolved) for e in events):
+            await self.addresses.handle(events)

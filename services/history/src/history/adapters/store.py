@@ -5,16 +5,19 @@
 * ``position_days_by_device``: which days a device has, so reads and erasure need no scans.
 * ``last_position_by_device``: written ``USING TIMESTAMP`` = the fix time, so the newest fix
   wins whatever order positions arrive in.
+* ``position_addresses_by_device_day``: the address of a position (from geocoding), same key as
+  the position, joined on read: an address never creates a position, whichever comes first.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from history.domain.model import TrackPoint
+from history.domain.model import PointAddress, TrackPoint
 from trackstream_cassandra import CassandraStore
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,6 +46,10 @@ class PositionStore:
         )
         self._insert_day = (
             "INSERT INTO position_days_by_device (device_id, day) VALUES (?, ?) USING TTL ?"
+        )
+        self._insert_address = (
+            "INSERT INTO position_addresses_by_device_day (device_id, day, fix_time, "
+            "message_serial, address) VALUES (?, ?, ?, ?, ?) USING TTL ?"
         )
         self._insert_last = (
             "INSERT INTO last_position_by_device (device_id, fix_time, message_serial, latitude, "
@@ -85,6 +92,49 @@ class PositionStore:
             ),
             run(self._insert_last, last, concurrency=self._concurrency),
         )
+
+    async def write_addresses(
+        self, addresses: Sequence[PointAddress], ttl_seconds: Mapping[str, int] | None = None
+    ) -> None:
+        """Store the address of each position (by the position's key), concurrently."""
+        ttl = ttl_seconds or {}
+        rows = [
+            (
+                a.device_id,
+                a.fix_time.astimezone(UTC).date(),
+                a.fix_time,
+                a.message_serial,
+                a.address,
+                ttl.get(a.device_id, 0),
+            )
+            for a in addresses
+        ]
+        await self._store.execute_concurrently(
+            self._insert_address, rows, concurrency=self._concurrency
+        )
+
+    async def _addresses(
+        self, device_id: str, day: date, first: datetime, last: datetime
+    ) -> dict[tuple[datetime, int], str]:
+        rows = await self._store.execute(
+            "SELECT fix_time, message_serial, address FROM position_addresses_by_device_day "
+            "WHERE device_id = ? AND day = ? AND fix_time >= ? AND fix_time <= ?",
+            (device_id, day, first, last),
+        )
+        return {(_utc(r.fix_time) or _EPOCH, r.message_serial): r.address for r in rows}
+
+    async def _with_addresses(self, day: date, points: list[TrackPoint]) -> list[TrackPoint]:
+        if not points:
+            return points
+        found = await self._addresses(
+            points[0].device_id, day, points[0].fix_time, points[-1].fix_time
+        )
+        return [
+            replace(p, address=found[key])
+            if (key := (p.fix_time, p.message_serial)) in found
+            else p
+            for p in points
+        ]
 
     @staticmethod
     def _values(p: TrackPoint) -> tuple[Any, ...]:
@@ -143,7 +193,7 @@ class PositionStore:
                     "AND fix_time >= ? AND fix_time < ? LIMIT ?",
                     (device_id, day, start, end, limit - len(points)),
                 )
-            points += [_point(device_id, r) for r in rows]
+            points += await self._with_addresses(day, [_point(device_id, r) for r in rows])
             if len(points) >= limit:
                 break
         return points
@@ -158,7 +208,11 @@ class PositionStore:
                 for d in device_ids
             )
         )
-        return {d: _point(d, rows[0]) for d, rows in zip(device_ids, found, strict=True) if rows}
+        last = {d: _point(d, rows[0]) for d, rows in zip(device_ids, found, strict=True) if rows}
+        addressed = await asyncio.gather(
+            *(self._with_addresses(p.fix_time.astimezone(UTC).date(), [p]) for p in last.values())
+        )
+        return {d: points[0] for d, points in zip(last, addressed, strict=True)}
 
     async def ping(self) -> bool:
         await self._store.execute("SELECT release_version FROM system.local")

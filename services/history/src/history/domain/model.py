@@ -31,3 +31,14 @@ class TrackPoint:
     archived: bool = False
     flagged: str | None = None
     received_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PointAddress:
+    """The address geocoding found for one stored position (same key: device, fix time,
+    message serial)."""
+
+    device_id: str
+    fix_time: datetime
+    message_serial: int
+    address: str

@@ -1,0 +1,1 @@
+"""Pure geocoding rules: places, the offline index, caches, movement, breaker, rate limit."""
