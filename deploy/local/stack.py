@@ -84,6 +84,10 @@ class StackSettings:
     identity_grpc_port: int = field(
         default_factory=lambda: int(_env("IDENTITY_GRPC_PORT", "50071"))
     )
+    geocoding_ops_port: int = field(default_factory=lambda: int(_env("GEOCODING_OPS_PORT", "9468")))
+    geocoding_grpc_port: int = field(
+        default_factory=lambda: int(_env("GEOCODING_GRPC_PORT", "50081"))
+    )
     gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
     gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
@@ -392,8 +396,6 @@ class Service(PythonProcess):
 
 
 INFRA = ("s3", "kafka", "cassandra")
-#: what `make services` starts, in order (the fleet after the seed registered its devices)
-SERVICES = ("identity", "ingest", "history", "gateway")
 
 
 def components(settings: StackSettings) -> list[Component]:
@@ -425,6 +427,12 @@ def components(settings: StackSettings) -> list[Component]:
             s,
             {"grpc": s.history_grpc_port, "ops": s.history_ops_port},
             ["-m", "history"],
+        ),
+        Service(
+            "geocoding",
+            s,
+            {"grpc": s.geocoding_grpc_port, "ops": s.geocoding_ops_port},
+            ["-m", "geocoding"],
         ),
         Service(
             "gateway",
@@ -693,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         "components",
         nargs="*",
         help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
-        "gateway, fleet); "
+        "geocoding, gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
