@@ -86,6 +86,7 @@ async def test_fuzzing_the_openapi_document_finds_no_server_error(
         "junit",
         "--report-junit-path",
         str(report),
+        cwd=tmp_path,  # its example database stays out of the repository
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
