@@ -87,7 +87,7 @@ async def serve_history(run_id: str, ready_file: Path) -> None:
         return ConsumedEvent(envelope, message, device_id, "tracking.positions.v1", 0, i)
 
     track = [
-        event(f"bench-gw-{run_id}-0", day0 + timedelta(seconds=10 * i), i)
+        event(f"bench-gw-{run_id}-track", day0 + timedelta(seconds=10 * i), i)
         for i in range(DAY_POINTS)
     ]
     for i in range(0, len(track), 2000):
@@ -135,7 +135,7 @@ async def serve_gateway(run_id: str, history_port: int, ready_file: Path) -> Non
     account = f"bench-account-{run_id}"
     directory = gateway.context.directory
     directory.put_account(AccountNode(account, "", (), Kind.ENTERPRISE, Role.ADMIN, False))
-    for d in range(DEVICES):
+    for d in [*range(DEVICES), "track"]:
         directory.put_device(DeviceEntry(f"bench-gw-{run_id}-{d}", account))
     token, _ = TokenSigner(key).access_token(
         account, "bench-session", now=datetime.now(UTC), lifetime=timedelta(hours=2)
@@ -184,7 +184,7 @@ async def measure(
     history_port: int, day0: datetime, gateway_port: int, token: str, run_id: str
 ) -> dict[str, float]:
     ids = [f"bench-gw-{run_id}-{d}" for d in range(DEVICES)]
-    track_device = ids[0]
+    track_device = f"bench-gw-{run_id}-track"
     start, end = day0, day0 + timedelta(days=1)
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)

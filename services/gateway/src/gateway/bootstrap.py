@@ -139,6 +139,7 @@ class Gateway:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                timeout_keep_alive=s.http_keep_alive_s,
                 ws_ping_interval=20,
                 timeout_graceful_shutdown=5,
             )

@@ -15,6 +15,9 @@ class GatewaySettings(ServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     ops_port: int = 9467
+    #: idle keep-alive connections are kept this long: longer than a load balancer's idle
+    #: timeout (often 60 s), so the balancer never reuses a connection the gateway just closed
+    http_keep_alive_s: int = 75
     identity_address: str = "127.0.0.1:50071"
     history_address: str = "127.0.0.1:50061"
     #: deadline of one call to identity or history

@@ -64,6 +64,8 @@ class Scenario:
     track: list[dict[str, object]] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    command_frame: bytes = b""
+    command_status: str = ""
 
 
 async def gt06_exchange(
@@ -84,6 +86,18 @@ async def next_position(socket: websockets.ClientConnection, device_id: str) -> 
         message = json.loads(await socket.recv())
         if message.get("type") == "position" and message.get("device_id") == device_id:
             return dict(message)
+
+
+async def next_command_frame(reader: asyncio.StreamReader) -> bytes:
+    """The content of the first server command (GT06 0x80) the device receives."""
+    splitter = gt06.Gt06FrameSplitter()
+    async with asyncio.timeout(10):
+        while True:
+            data = await reader.read(1024)
+            assert data, "ingest closed the connection"
+            for frame in splitter.feed(data):
+                if frame.protocol == 0x80:
+                    return frame.content
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -173,7 +187,10 @@ async def run_scenario(stack: Stack, out: Scenario) -> None:
         key = await client.post("/v1/api-keys", headers=bearer(access), json={"name": "erp"})
         assert key.status_code == 201
         out.secrets["api_key"] = key.json()["secret"]
-        listed = await client.get("/v1/devices", headers={"X-API-Key": out.secrets["api_key"]})
+        listed = await client.get(
+            "/v1/devices",
+            headers={"X-API-Key": out.secrets["api_key"], "X-Request-Id": "e2e-listing-1"},
+        )
         assert [d["device_id"] for d in listed.json()["devices"]] == [device_id]
         link = await client.post(
             f"/v1/devices/{device_id}/share-links",
@@ -215,8 +232,26 @@ async def run_scenario(stack: Stack, out: Scenario) -> None:
                 message = await asyncio.wait_for(next_position(socket, device_id), 10)
                 out.latencies_s.append(time.perf_counter() - sent)
                 assert message["latitude"] == pytest.approx(fix.latitude, abs=1e-5)
-            writer.close()
             await socket.close()
+
+            # a command through REST reaches the connected device, and its status comes back
+            sent_command = await client.post(
+                f"/v1/devices/{device_id}/commands",
+                headers=bearer(access),
+                json={"kind": "custom_text", "text": "WHERE#"},
+            )
+            assert sent_command.status_code == 202, sent_command.text
+            out.command_frame = await next_command_frame(reader)
+            command_url = f"/v1/commands/{sent_command.json()['command_id']}"
+
+            async def delivered() -> bool:
+                response = await client.get(command_url, headers=bearer(access))
+                assert response.status_code == 200, response.text
+                out.command_status = response.json()["status"]
+                return out.command_status == "delivered"
+
+            await eventually(delivered)
+            writer.close()
 
             async def stored() -> bool:
                 response = await client.get(
@@ -256,6 +291,9 @@ async def test_track_is_readable_through_rest(scenario: Scenario) -> None:
 async def test_logs_carry_no_secret_or_personal_data(scenario: Scenario) -> None:
     assert len(scenario.lines) > 20, "the scenario should have logged (access log at least)"
     assert any('"route": "/v1/devices/{device_id}/track"' in line for line in scenario.lines)
+    access_lines = [line for line in scenario.lines if '"logger": "gateway.access"' in line]
+    assert access_lines and all('"request_id": ' in line for line in access_lines)
+    assert any('"request_id": "e2e-listing-1"' in line for line in access_lines)
     leaks = {
         name: [line for line in scenario.lines if value in line]
         for name, value in scenario.secrets.items()
@@ -265,3 +303,8 @@ async def test_logs_carry_no_secret_or_personal_data(scenario: Scenario) -> None
     for name in ("access", "refresh", "api_key", "share_token"):
         tail = scenario.secrets[name][-24:]
         assert not [line for line in scenario.lines if tail in line], name
+
+
+async def test_a_command_reaches_the_device_and_reports_delivered(scenario: Scenario) -> None:
+    assert b"WHERE#" in scenario.command_frame
+    assert scenario.command_status == "delivered"

@@ -166,3 +166,16 @@ def test_removing_an_account_keeps_the_tree_consistent() -> None:
     assert list(d.subtree("A1")) == ["A1"]
     with pytest.raises(Forbidden):
         access.check_device(d, caller("A1u"), "dA1u", Need.READ, NOW)
+
+
+def test_live_streams_skip_disabled_devices_and_disabled_accounts() -> None:
+    d = tree()
+    assert access.streams_to(d, "A", "dA1", NOW)
+    assert not access.streams_to(d, "B", "dA1", NOW)
+    assert access.streams_to(d, "A1u", "dB", NOW)  # shared, live
+    assert not access.streams_to(d, "A1u", "dBx", NOW)  # share expired
+    d.put_device(DeviceEntry("dA1", "A1", disabled=True))
+    assert not access.streams_to(d, "A", "dA1", NOW)
+    assert access.check_device(d, caller("A"), "dA1", Need.READ, NOW)  # REST still shows it
+    d.put_account(replace(d.accounts["A1"], disabled=True))
+    assert not access.streams_to(d, "A1u", "dA1u", NOW)

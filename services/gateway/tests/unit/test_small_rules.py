@@ -98,3 +98,24 @@ def test_command_book_keeps_the_latest_status_and_forgets_the_oldest() -> None:
     book.record(CommandState("c2", "d1", "pending", T0))
     book.record(CommandState("c3", "d1", "pending", T0))
     assert book.get("c1") is None and len(book) == 2
+
+
+def test_logged_urls_lose_their_tokens() -> None:
+    import logging
+
+    from gateway.api.request_context import UrlScrubber, scrub_url
+
+    assert scrub_url('"WebSocket /v1/live?access_token=eyJabc.def" [accepted]') == (
+        '"WebSocket /v1/live?<query>" [accepted]'
+    )
+    assert scrub_url("GET /v1/shared/eyJx.y.z/position") == "GET /v1/shared/<token>/position"
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        "",
+        0,
+        '%s - "WebSocket %s"',
+        ("ip", "/v1/live?t=s3cr3t"),
+        None,
+    )
+    assert UrlScrubber().filter(record) and "s3cr3t" not in record.getMessage()

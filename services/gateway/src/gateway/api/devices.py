@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from gateway.adapters.identity_records import device_of
 from gateway.api.problems import Problem, not_found
@@ -268,14 +269,14 @@ async def many_last_positions(
     request: Request,
     device_id: Annotated[list[str], Query(min_length=1, max_length=MAX_LAST_POSITIONS)],
     caller: CallerDep,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The newest position of up to 100 devices; every one must be visible to the caller."""
     context = gateway_of(request)
     now = context.clock()
     wanted = list(dict.fromkeys(device_id))
     for one in wanted:
         access.check_device(context.directory, caller, one, Need.READ, now)
-    return {"positions": await last_positions(context, wanted)}
+    return JSONResponse({"positions": await last_positions(context, wanted)})
 
 
 # ---------------------------------------------------------------------- commands

@@ -116,9 +116,7 @@ async def live(socket: WebSocket) -> None:
     directory = context.directory
 
     def sees(device_id: str) -> bool:
-        return access.is_active(directory, caller.account_id) and access.sees_device(
-            directory, caller.account_id, device_id, context.clock()
-        )
+        return access.streams_to(directory, caller.account_id, device_id, context.clock())
 
     subscription = context.hub.subscribe(sees, caller.credential_id)
     if directory.is_revoked(caller.credential_id):  # revoked while we were subscribing

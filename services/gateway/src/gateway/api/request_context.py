@@ -23,8 +23,31 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
+_QUERY = re.compile(r"\?[^\s\"']*")
+_SHARED = re.compile(r"/v1/shared/[^/\s\"']+")
+
+
+def scrub_url(text: str) -> str:
+    """A logged URL without its query (WebSocket tokens) or share-link token (in the path)."""
+    return _SHARED.sub("/v1/shared/<token>", _QUERY.sub("?<query>", text))
+
+
+class UrlScrubber(logging.Filter):
+    """uvicorn logs WebSocket handshakes with the full URL: the token would be in the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message or "/v1/shared/" in message:
+            record.msg, record.args = scrub_url(message), None
+        return True
+
+
 def install_log_field() -> None:
     """Every log record gets ``request_id`` while a request is being handled."""
+    for name in ("uvicorn.error", "uvicorn.access", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, UrlScrubber) for f in logger.filters):
+            logger.addFilter(UrlScrubber())
     previous = logging.getLogRecordFactory()
     if getattr(previous, "_adds_request_id", False):
         return

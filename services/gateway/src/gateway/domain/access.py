@@ -72,6 +72,18 @@ def sees_device(directory: Directory, account_id: str, device_id: str, now: date
     )
 
 
+def streams_to(directory: Directory, account_id: str, device_id: str, now: datetime) -> bool:
+    """Whether a live message of the device goes to the account's sockets: it sees the device,
+    the device is not disabled (hidden from live streams), and the account is active."""
+    device = directory.devices.get(device_id)
+    return (
+        device is not None
+        and not device.disabled
+        and sees_device(directory, account_id, device_id, now)
+        and is_active(directory, account_id)
+    )
+
+
 def effective_role(directory: Directory, caller: Caller) -> Role:
     node = directory.accounts.get(caller.account_id)
     if node is None:

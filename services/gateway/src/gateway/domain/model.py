@@ -3,7 +3,7 @@ shapes of the identity topics it keeps in memory, and the caller of a request.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
@@ -73,4 +73,3 @@ class Caller:
     read_only: bool = False
     #: when the credential stops working on its own (None: never)
     expires_at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
