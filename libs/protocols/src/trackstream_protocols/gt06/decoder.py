@@ -107,7 +107,7 @@ def _read_time(r: ByteReader, tz: tzinfo) -> datetime | None:
     return _local_time(r.read(6, "date/time"), tz)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Gps:
     time: datetime | None
     satellites: int | None

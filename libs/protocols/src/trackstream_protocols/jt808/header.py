@@ -78,7 +78,7 @@ class Jt808Address:
         return self.protocol_version is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Jt808Header:
     """A decoded message header."""
 
