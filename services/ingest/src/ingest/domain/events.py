@@ -14,6 +14,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: namespace of position event ids: the same position retransmitted gets the same ce_id
 _ID_KEY = b"trackstream.tracking.v1.PositionReported"
+_ID_HASHER = hashlib.blake2b(digest_size=16, key=_ID_KEY)
 
 _FIX_ATTRIBUTES = {"ignition", "odometer", "batteryLevel", "power", "rssi", "sat"}
 #: decoded values that identify a device or its SIM: never published
@@ -27,11 +28,9 @@ def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
     A name-based UUID (RFC 9562 version 8) from a BLAKE2b digest of the three values: the same
     idea as version 5, at a fraction of ``uuid.uuid5``'s cost on the per-position path."""
     micros = (fix_time - _EPOCH) // _MICROSECOND
-    digest = bytearray(
-        hashlib.blake2b(
-            f"{device_id}|{micros}|{serial}".encode(), digest_size=16, key=_ID_KEY
-        ).digest()
-    )
+    hasher = _ID_HASHER.copy()  # the keyed state, so the key block is not hashed every time
+    hasher.update(f"{device_id}|{micros}|{serial}".encode())
+    digest = bytearray(hasher.digest())
     digest[6] = digest[6] & 0x0F | 0x80  # version 8
     digest[8] = digest[8] & 0x3F | 0x80  # RFC variant
     h = digest.hex()
