@@ -358,10 +358,18 @@ def decode_location(
         pos = end
         info = AdditionalInfo(item_id, value)
         extras.append(info)
-        decoded = _standard_item(item_id, value, attrs) or (
-            jimi_extensions and _vendor_item(item_id, value, attrs, alarms)
-        )
-        if not decoded:
+        # the items nearly every terminal sends, inline; the rest as _standard_item decodes them
+        length = len(value)
+        if item_id == 0x01 and length == 4:
+            attrs["odometer"] = int.from_bytes(value, "big") * 100  # 0.1 km -> m
+        elif item_id == 0x30 and length == 1:
+            attrs["rssi"] = value[0]
+        elif item_id == 0x31 and length == 1:
+            attrs["sat"] = value[0]
+        elif not (
+            _standard_item(item_id, value, attrs)
+            or (jimi_extensions and _vendor_item(item_id, value, attrs, alarms))
+        ):
             unknown.append(info)
 
     if alarms:
