@@ -67,12 +67,6 @@ async def raw_producer(devices: int, per_device: int) -> float:
     return devices * per_device / elapsed
 
 
-async def through_ingest(devices: int, per_device: int) -> float:
-    """One ingest run on its own (a fresh process and fresh devices)."""
-    [rate] = (await compare(devices, per_device, rounds=1))[1]
-    return rate
-
-
 async def compare(devices: int, per_device: int, *, rounds: int) -> tuple[list[float], list[float]]:
     """``rounds`` rates of the raw loop and of ingest, alternating (raw, ingest, raw, ...), each
     ingest round with devices of its own, against one ingest process.
