@@ -75,15 +75,17 @@ class Envelope:
             ("ce_id", self.id.encode()),
             ("ce_time", _rfc3339(self.time).encode()),
             ("ce_subject", self.subject.encode()),
-            *_constant_headers(self.type, self.source),
         ]
-        optional = {
-            "traceparent": self.traceparent,
-            "tracestate": self.tracestate,
-            "ce_correlationid": self.correlation_id,
-            "ce_causationid": self.causation_id,
-        }
-        headers += [(k, v.encode()) for k, v in optional.items() if v]
+        headers += _constant_headers(self.type, self.source)
+        # the optional attributes, in this order, only when set (once per event: no dict)
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode()))
+        if self.tracestate:
+            headers.append(("tracestate", self.tracestate.encode()))
+        if self.correlation_id:
+            headers.append(("ce_correlationid", self.correlation_id.encode()))
+        if self.causation_id:
+            headers.append(("ce_causationid", self.causation_id.encode()))
         return headers
 
     @classmethod
@@ -126,6 +128,8 @@ def _constant_headers(type_: str, source: str) -> Headers:
 
 
 def _rfc3339(when: datetime) -> str:
+    if when.tzinfo is UTC:  # the usual case: isoformat ends in "+00:00"
+        return when.isoformat(timespec="microseconds")[:-6] + "Z"
     if when.tzinfo is None:
         raise InvalidEnvelope("event time must be timezone-aware")
     return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -15,3 +15,12 @@ def to_timestamp(when: datetime) -> Timestamp:
     ``Timestamp.FromDatetime`` with the conversion to UTC it needs)."""
     micros = (when - _EPOCH) // _MICROSECOND
     return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
+
+
+def set_timestamp(target: Timestamp, when: datetime) -> None:
+    """Set ``target`` (a Timestamp field of a message) to an aware datetime in place: the same
+    value as :func:`to_timestamp` without building a message and copying it into the parent."""
+    micros = (when - _EPOCH) // _MICROSECOND
+    target.SetInParent()  # present even at the epoch, as a copied-in Timestamp would be
+    target.seconds = micros // 1_000_000
+    target.nanos = (micros % 1_000_000) * 1000

@@ -50,10 +50,11 @@ class PublishError(Exception):
     stored, so the caller must not acknowledge its own input (the device will retransmit)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outgoing:
     """One event to publish. ``event_id`` makes ``ce_id`` deterministic (a retransmission after
-    a crash then carries the same id, which consumers can deduplicate on)."""
+    a crash then carries the same id, which consumers can deduplicate on). Built once per event
+    on the ingest path, so a plain (not frozen) dataclass: treat it as read-only."""
 
     topic: str
     event: Message

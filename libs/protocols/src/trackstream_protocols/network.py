@@ -11,7 +11,7 @@ from dataclasses import dataclass
 __all__ = ["CellTower", "WifiAccessPoint"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CellTower:
     """One serving or neighbouring cell. ``lac`` is the LAC (2G/3G) or TAC (4G).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ingest.bootstrap import bootstrap
+from ingest.bootstrap import bootstrap, settle_garbage_collector
 from ingest.config import IngestSettings
 from trackstream_servicekit import ServiceRunner
 
@@ -19,8 +19,16 @@ def main() -> None:
         async def ready() -> bool:
             return app.ready.is_set()
 
+        async def settle_when_ready() -> None:
+            await app.ready.wait()
+            settle_garbage_collector()
+
         runner.add_readiness_check("device servers", ready)
-        await app.run(stopping)
+        settling = asyncio.create_task(settle_when_ready())
+        try:
+            await app.run(stopping)
+        finally:
+            settling.cancel()
 
     asyncio.run(runner.run(serve))
 

@@ -107,7 +107,7 @@ def _read_time(r: ByteReader, tz: tzinfo) -> datetime | None:
     return _local_time(r.read(6, "date/time"), tz)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Gps:
     time: datetime | None
     satellites: int | None
@@ -693,21 +693,34 @@ def _cell_at(content: bytes, pos: int, layout: _CellLayout) -> tuple[CellTower |
     return CellTower(mcc=mcc, mnc=mnc, lac=lac, cid=cid), end
 
 
+#: the GPS block followed by a 2G cell with a 1-byte MNC (MCC high bit clear), the layout of
+#: nearly every 0x12/0x22 report: decoded with one unpack
+_GPS_CELL_2G = struct.Struct(">6BBIIBHHBHBH")
+_GPS_CELL_2G_SIZE = _GPS_CELL_2G.size
+
+
 def _location_fast(frame: Gt06Frame, tz: tzinfo) -> Gt06Message:
     content = frame.content
     size = len(content)
-    if size < _GPS_SIZE:
-        return _decode_careful(frame, tz)
-    yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags = _GPS.unpack_from(content)
     protocol = frame.protocol
-    cell = None
-    pos = _GPS_SIZE
     layout = _LOCATION_CELLS[protocol]
-    if layout is not None and size > pos:
-        found = _cell_at(content, pos, layout)
-        if found is None:
+    if layout is _CELL_2G and size >= _GPS_CELL_2G_SIZE and not content[_GPS_SIZE] & 0x80:
+        (yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags,
+         mcc, mnc, lac, cid_high, cid_low) = _GPS_CELL_2G.unpack_from(content)  # fmt: skip
+        cid = cid_high << 16 | cid_low
+        cell = None if mcc == 0 and lac == 0 and cid == 0 else CellTower(mcc, mnc, lac, cid)
+        pos = _GPS_CELL_2G_SIZE
+    else:
+        if size < _GPS_SIZE:
             return _decode_careful(frame, tz)
-        cell, pos = found
+        yy, mo, dd, hh, mi, ss, info, lat, lon, speed, flags = _GPS.unpack_from(content)
+        cell = None
+        pos = _GPS_SIZE
+        if layout is not None and size > pos:
+            found = _cell_at(content, pos, layout)
+            if found is None:
+                return _decode_careful(frame, tz)
+            cell, pos = found
     attrs: dict[str, object] = {}
     if flags & 0x4000:
         attrs["ignition"] = bool(flags & 0x8000)
@@ -743,9 +756,16 @@ def _gps_fix(
     attrs: dict[str, object],
 ) -> Fix | None:
     """The fix of an unpacked GPS block (what :func:`_read_gps` + :func:`_fix` make)."""
-    time = _utc_time(yy, mo, dd, hh, mi, ss, tz)
-    if time is None:
-        return None
+    if tz is UTC:
+        try:
+            time = datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=UTC)
+        except ValueError:
+            return None
+    else:
+        found = _utc_time(yy, mo, dd, hh, mi, ss, tz)
+        if found is None:
+            return None
+        time = found
     latitude = lat / _COORD_SCALE
     longitude = lon / _COORD_SCALE
     if not flags & 0x0400:  # bit 10: north latitude
@@ -753,14 +773,15 @@ def _gps_fix(
     if flags & 0x0800:  # bit 11: west longitude
         longitude = -longitude
     return Fix(
-        fix_time=time,
-        latitude=latitude,
-        longitude=longitude,
-        speed_kmh=float(speed),
-        course_deg=float(flags & 0x03FF),
-        valid=bool(flags & 0x1000),
-        satellites=info & 0x0F,
-        attributes=dict(attrs),
+        time,
+        latitude,
+        longitude,
+        float(speed),
+        float(flags & 0x03FF),
+        bool(flags & 0x1000),
+        info & 0x0F,
+        None,
+        dict(attrs),
     )
 
 

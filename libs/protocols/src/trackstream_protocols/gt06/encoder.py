@@ -10,8 +10,10 @@ published; :func:`needs_ack` tells it whether there is one to send.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from datetime import UTC, datetime
 
+from trackstream_protocols.crc import BIT_REVERSED
 from trackstream_protocols.errors import ProtocolError
 from trackstream_protocols.gt06.framing import WIFI_UNCOUNTED, Gt06Frame, crc16_x25
 from trackstream_protocols.gt06.messages import Gt06Message, Gt06WifiReport, UnknownMessage
@@ -121,7 +123,18 @@ def encode_ack(item: Gt06Message | Gt06Frame, *, now: datetime | None = None) ->
         if time_bcd is None or len(time_bcd) != 6:
             return None
         return b"\x78\x78\x00" + bytes([item.protocol]) + time_bcd + b"\r\n"
-    return encode_frame(item.protocol, serial=serial)
+    return _plain_ack(item.protocol, serial)
+
+
+def _plain_ack(protocol: int, serial: int) -> bytes:
+    """``encode_frame(protocol, serial=serial)`` for the empty ``78 78`` acknowledgement, with
+    no concatenation of parts (one per received frame)."""
+    if not (0 <= protocol <= 0xFF and 0 <= serial <= 0xFFFF):
+        return encode_frame(protocol, serial=serial)  # raises the range error
+    body = bytes((5, protocol, serial >> 8, serial & 0xFF))
+    register = crc_hqx(body.translate(BIT_REVERSED), 0xFFFF)
+    crc = (BIT_REVERSED[register & 0xFF] << 8 | BIT_REVERSED[register >> 8]) ^ 0xFFFF
+    return b"\x78\x78" + body + bytes((crc >> 8, crc & 0xFF)) + b"\r\n"
 
 
 def encode_time_response(serial: int, *, now: datetime) -> bytes:

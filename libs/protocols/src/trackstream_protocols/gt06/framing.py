@@ -56,7 +56,7 @@ _MIN_LENGTH_FIELD = 5
 _REVERSED_INVERTED = bytes(b ^ 0xFF for b in BIT_REVERSED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Gt06Frame:
     """One complete frame as it came off the wire.
 

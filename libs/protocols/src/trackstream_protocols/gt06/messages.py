@@ -1,4 +1,8 @@
-"""The typed, immutable messages :func:`decode` returns, one class per message kind.
+"""The typed messages :func:`decode` returns, one class per message kind.
+
+They are values: treat them as read-only. They are deliberately not ``frozen`` dataclasses: a
+frozen ``__init__`` sets every field through ``object.__setattr__`` and made building the few
+objects of one frame cost more than decoding it (see benchmarks/README.md).
 
 Every message keeps its ``protocol`` number and ``serial`` (None only for the uncounted Wi-Fi
 variant), which is all an acknowledgement needs. ``attributes`` use Traccar's attribute
@@ -30,7 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Message:
     """Fields every GT06 message has."""
 
@@ -38,7 +42,7 @@ class Gt06Message:
     serial: int | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Login(Gt06Message):
     """0x01. ``imei`` has 15 digits; ``type_id`` and the timezone/language word are optional
     (short logins carry only the IMEI). ``timezone`` is None when the word is absent or out of
@@ -51,7 +55,7 @@ class Gt06Login(Gt06Message):
     timezone_word: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Location(Gt06Message):
     """GPS (0x10) and GPS+LBS (0x11, 0x12, 0x22, 0x2D, 0x31, 0x37, 0xA0).
 
@@ -63,7 +67,7 @@ class Gt06Location(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Alarm(Gt06Message):
     """GPS+LBS+status alarm packets 0x16, 0x26, 0x27 and 4G 0xA4.
 
@@ -80,14 +84,14 @@ class Gt06Alarm(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Heartbeat(Gt06Message):
     """Status/heartbeat 0x13 and 0x23 (GK310): no position, only device state attributes."""
 
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06CellReport(Gt06Message):
     """Multi-cell LBS reports 0x18, 0x24, 0x28, 0x2E and 4G 0xA1 (serving cell first)."""
 
@@ -96,7 +100,7 @@ class Gt06CellReport(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06WifiReport(Gt06Message):
     """Wi-Fi reports: LBS+Wi-Fi 0x2C, and 0x17/0x69 (usually the uncounted variant).
 
@@ -111,7 +115,7 @@ class Gt06WifiReport(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06TextReply(Gt06Message):
     """Text from the device: 0x15 (old) or 0x21 (current) reply to a 0x80 command.
 
@@ -126,7 +130,7 @@ class Gt06TextReply(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06Info(Gt06Message):
     """Information transfer 0x94. ``subtype`` is None for the old ``78 78`` form that carries
     only the external voltage. Decoded values are in ``attributes`` (``power`` in volts,
@@ -137,12 +141,12 @@ class Gt06Info(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06TimeRequest(Gt06Message):
     """0x8A: the device asks for the current UTC time (answer with the time response)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Gt06DashcamAlarm(Gt06Message):
     """0x95 alarm/event of JC100/JC261/JC400 cameras.
 
@@ -160,7 +164,7 @@ class Gt06DashcamAlarm(Gt06Message):
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class UnknownMessage(Gt06Message):
     """A protocol number this codec does not decode; kept raw (and still acknowledgeable)."""
 

@@ -55,7 +55,7 @@ __all__ = ["Jt808Decoder", "Jt808Packet", "positions"]
 _LOCATION = int(MsgId.LOCATION)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Jt808Packet:
     """A decoded frame: its header, the typed message, and whether the check byte matched."""
 

@@ -55,7 +55,7 @@ def unescape(data: bytes) -> bytes:
     return bytes(data.replace(_ESCAPED_FLAG, _FLAG_BYTE).replace(_ESCAPED_ESCAPE, _ESCAPE_BYTE))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Jt808Frame:
     """One frame as cut from the stream: un-escaped header + body, and its check byte."""
 

@@ -78,7 +78,7 @@ class Jt808Address:
         return self.protocol_version is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Jt808Header:
     """A decoded message header."""
 
@@ -145,8 +145,20 @@ class Jt808Header:
         return Jt808Address(self.phone_bcd, self.protocol_version)
 
 
+#: message id, properties, 6-byte phone, serial: a whole 2013 header without sub-packaging
+_HEADER_2013 = struct.Struct(">HH6sH")
+_SIZE_2013 = _HEADER_2013.size
+
+
 def parse_header(content: bytes) -> tuple[Jt808Header, bytes]:
     """Split un-escaped frame ``content`` (no check byte) into its header and body."""
+    if type(content) is bytes and len(content) >= _SIZE_2013:
+        msg_id, props, phone, serial = _HEADER_2013.unpack_from(content)
+        if not props & (_SUBPACKAGE | _VERSION_FLAG):  # the usual 2013 header: one unpack
+            header = Jt808Header(
+                msg_id, props & MAX_BODY_LENGTH, (props >> 10) & 0x07, False, None, phone, serial
+            )
+            return header, content[_SIZE_2013:]
     if len(content) < 12:
         raise ProtocolError(f"header needs 12 bytes, frame has {len(content)}")
     msg_id, props = struct.unpack_from(">HH", content)

@@ -358,10 +358,18 @@ def decode_location(
         pos = end
         info = AdditionalInfo(item_id, value)
         extras.append(info)
-        decoded = _standard_item(item_id, value, attrs) or (
-            jimi_extensions and _vendor_item(item_id, value, attrs, alarms)
-        )
-        if not decoded:
+        # the items nearly every terminal sends, inline; the rest as _standard_item decodes them
+        length = len(value)
+        if item_id == 0x01 and length == 4:
+            attrs["odometer"] = int.from_bytes(value, "big") * 100  # 0.1 km -> m
+        elif item_id == 0x30 and length == 1:
+            attrs["rssi"] = value[0]
+        elif item_id == 0x31 and length == 1:
+            attrs["sat"] = value[0]
+        elif not (
+            _standard_item(item_id, value, attrs)
+            or (jimi_extensions and _vendor_item(item_id, value, attrs, alarms))
+        ):
             unknown.append(info)
 
     if alarms:
@@ -372,16 +380,16 @@ def decode_location(
     longitude = lon_raw / 1e6 * (-1 if status & _STATUS_WEST else 1)
     altitude = -(altitude_raw & 0x7FFF) if altitude_raw & 0x8000 else altitude_raw
     satellites = attrs.get("sat")
-    fix = Fix(
-        fix_time=fix_time,
-        latitude=latitude,
-        longitude=longitude,
-        speed_kmh=speed_raw / 10.0,
-        course_deg=float(course),
-        valid=bool(status & _STATUS_VALID),
-        satellites=satellites if isinstance(satellites, int) else None,
-        altitude_m=float(altitude),
-        attributes=attrs,
+    fix = Fix(  # positional: fix_time, latitude, longitude, speed, course, valid, sats, altitude
+        fix_time,
+        latitude,
+        longitude,
+        speed_raw / 10.0,
+        float(course),
+        bool(status & _STATUS_VALID),
+        satellites if isinstance(satellites, int) else None,
+        float(altitude),
+        attrs,
     )
     return Location(fix, alarm, status, tuple(extras), tuple(unknown), trailing)
 

@@ -117,7 +117,7 @@ class MediaEvent(IntEnum):
     FIXED_DISTANCE = 7
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AdditionalInfo:
     """One 0x0200 additional-information item (id BYTE, length BYTE, value) as received."""
 
@@ -125,7 +125,7 @@ class AdditionalInfo:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TerminalResponse:
     """0x0001 terminal general response to a platform message."""
 
@@ -135,19 +135,19 @@ class TerminalResponse:
     result: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Heartbeat:
     """0x0002 heartbeat; ``extra`` holds vendor bytes some terminals append."""
 
     extra: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Logout:
     """0x0003 terminal logout (deregistration)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Register:
     """0x0100 terminal registration."""
 
@@ -161,7 +161,7 @@ class Register:
     plate: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Authenticate:
     """0x0102 authentication; IMEI and software version exist only in the 2019 layout."""
 
@@ -170,7 +170,7 @@ class Authenticate:
     software_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Location:
     """A 0x0200 location block: the fix plus the raw flags and additional items."""
 
@@ -187,7 +187,7 @@ class Location:
     trailing: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocationQueryResponse:
     """0x0201 answer to a 0x8201 location query."""
 
@@ -195,7 +195,7 @@ class LocationQueryResponse:
     location: Location
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocationBatch:
     """0x0704 batch: ``batch_type`` 0 normal, 1 blind-area re-upload (``archive``)."""
 
@@ -207,7 +207,7 @@ class LocationBatch:
         return self.batch_type == 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MultimediaEvent:
     """0x0800 multimedia event information."""
 
@@ -218,7 +218,7 @@ class MultimediaEvent:
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MultimediaData:
     """0x0801 multimedia data; ``data`` is the whole file when the upload was sub-packaged
     and went through :class:`~trackstream_protocols.jt808.Jt808Reassembler`."""
@@ -233,7 +233,7 @@ class MultimediaData:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SnapResponse:
     """0x0805 answer to a 0x8801 take-photo command."""
 
@@ -243,7 +243,7 @@ class SnapResponse:
     media_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubPackage:
     """One package of a sub-packaged message, waiting for the others (see the reassembler)."""
 
@@ -252,7 +252,7 @@ class SubPackage:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UnknownMessage:
     """A message this codec does not decode (or an encrypted body), kept raw."""
 

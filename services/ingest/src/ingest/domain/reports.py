@@ -1,5 +1,8 @@
 """What a device told us, whatever protocol it spoke. Protocol adapters turn decoded frames into
-these; the handler turns them into events. Nothing here knows about bytes or sockets."""
+these; the handler turns them into events. Nothing here knows about bytes or sockets.
+
+These are values, read-only by convention: plain slotted dataclasses rather than frozen ones,
+because several are built for every frame and a frozen ``__init__`` costs several times more."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from datetime import datetime, tzinfo
 from trackstream_protocols.model import Fix
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Identify:
     """The device said who it is (login, registration, authentication, or a JT/T 808 header)."""
 
@@ -22,7 +25,7 @@ class Identify:
     announce: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionReport:
     fix: Fix
     serial: int
@@ -30,7 +33,7 @@ class PositionReport:
     archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StatusReport:
     #: the device's own time, when the message carries one (else the time it was received)
     time: datetime | None
@@ -38,7 +41,7 @@ class StatusReport:
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AlarmReport:
     #: Traccar alarm names (sos, powerCut, vibration, ...)
     alarm_types: tuple[str, ...]
@@ -49,7 +52,7 @@ class AlarmReport:
     attributes: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CommandReply:
     """The device answered a command; ``correlation`` is what ties it to the command we sent
     (GT06 server flag, JT/T 808 reply serial)."""
@@ -59,7 +62,7 @@ class CommandReply:
     success: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MediaReport:
     media_id: int
     media_type: str  # image, audio, video
@@ -72,7 +75,7 @@ class MediaReport:
     fix: Fix | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Logout:
     pass
 
@@ -82,7 +85,7 @@ Report = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Inbound:
     """One frame, decoded: what it reports, and the bytes to send back once it is durable."""
 

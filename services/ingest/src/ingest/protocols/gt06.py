@@ -45,15 +45,24 @@ class Gt06Adapter:
                 self._tz = message.timezone  # later frames are in the device's zone
             inbounds.append(
                 Inbound(
-                    reports=tuple(self._reports(message)),
-                    response=gt06.encode_ack(message),
-                    serial=frame.serial or 0,
-                    checksum_ok=frame.crc_ok is not False,
+                    self._reports(message),
+                    gt06.encode_ack(message),
+                    frame.serial or 0,
+                    frame.crc_ok is not False,
                 )
             )
         return inbounds
 
-    def _reports(self, message: gt06.Gt06Message) -> list[Report]:
+    def _reports(self, message: gt06.Gt06Message) -> tuple[Report, ...]:
+        if type(message) is gt06.Gt06Location:  # most frames: one position, nothing else
+            fix = message.fix
+            if fix is None:
+                return ()
+            archived = bool(fix.attributes.get("archive"))
+            return (PositionReport(fix, message.serial or 0, archived),)
+        return tuple(self._all_reports(message))
+
+    def _all_reports(self, message: gt06.Gt06Message) -> list[Report]:
         serial = message.serial or 0
         fix: Fix | None = getattr(message, "fix", None)
         reports: list[Report] = []
