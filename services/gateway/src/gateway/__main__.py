@@ -1,4 +1,5 @@
-"""``trackstream-gateway``: the REST API and live WebSockets, in front of identity and history."""
+"""``trackstream-gateway``: the REST API and live WebSockets, in front of identity, history and
+geocoding."""
 
 from __future__ import annotations
 

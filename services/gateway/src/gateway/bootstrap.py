@@ -24,6 +24,7 @@ from gateway.context import GatewayContext, Publisher
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
 from gateway.domain.ratelimit import RateLimiter
+from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
@@ -176,6 +177,7 @@ def bootstrap(
     directory = Directory()
     identity_channel = grpc.aio.insecure_channel(settings.identity_address)
     history_channel = grpc.aio.insecure_channel(settings.history_address)
+    geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
     identity = identity_grpc.IdentityServiceStub(identity_channel)
     hub = LiveHub(settings.live_queue_size)
     directory.on_revocation(hub.credential_revoked)
@@ -185,6 +187,7 @@ def bootstrap(
         keys=KeyRing(identity, refetch_interval_s=settings.jwks_refetch_interval_s),
         identity=identity,
         history=history_grpc.HistoryServiceStub(history_channel),
+        geocoding=geocoding_grpc.GeocodingServiceStub(geocoding_channel),
         publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
@@ -226,7 +229,7 @@ def bootstrap(
         settings=settings,
         context=context,
         app=create_app(context),
-        channels=[identity_channel, history_channel],
+        channels=[identity_channel, history_channel, geocoding_channel],
         tables=tables,
         kafka=kafka,
         owns_publisher=publisher is None,

@@ -20,7 +20,8 @@ class GatewaySettings(ServiceSettings):
     http_keep_alive_s: int = 75
     identity_address: str = "127.0.0.1:50071"
     history_address: str = "127.0.0.1:50061"
-    #: deadline of one call to identity or history
+    geocoding_address: str = "127.0.0.1:50081"
+    #: deadline of one call to identity, history or geocoding
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)
     rate_per_s: float = 20.0

@@ -16,6 +16,7 @@ from gateway.config import GatewaySettings
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
 from gateway.domain.ratelimit import RateLimiter
+from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
 from trackstream_events.envelope import Envelope
@@ -36,6 +37,7 @@ class GatewayContext:
     keys: KeyRing
     identity: identity_grpc.IdentityServiceStub
     history: history_grpc.HistoryServiceStub
+    geocoding: geocoding_grpc.GeocodingServiceStub
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

@@ -1,5 +1,7 @@
 """The gateway against the real stack: identity, history (and ingest, where a test needs it)
-run in this process on free ports, over the real Kafka and Cassandra.
+run in this process on free ports, over the real Kafka and Cassandra; geocoding's gRPC API
+too, on its real offline dataset (loaded in a thread while identity and history start; its
+Kafka side is not run: the gateway only asks it).
 
 One stack serves the whole session (starting identity, history and a gateway takes seconds),
 so tests here run in the session's event loop (``pytestmark`` in each module) and create
@@ -25,6 +27,9 @@ from aiokafka import AIOKafkaConsumer
 from gateway.bootstrap import Gateway
 from gateway.bootstrap import bootstrap as bootstrap_gateway
 from gateway.config import GatewaySettings
+from geocoding.adapters.geonames import load_index
+from geocoding.adapters.grpc_api import serve_grpc as serve_geocoding
+from geocoding.resolver import Resolver
 from history.bootstrap import HistoryApp
 from history.bootstrap import bootstrap as bootstrap_history
 from history.config import HistorySettings
@@ -71,6 +76,7 @@ class Stack:
     history: HistoryApp
     gateway: Gateway
     platform_id: str
+    geocoding_port: int
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
     @property
@@ -88,6 +94,7 @@ class Stack:
             "ops_port": 0,
             "identity_address": f"127.0.0.1:{self.identity.grpc_port}",
             "history_address": f"127.0.0.1:{self.history.grpc_port}",
+            "geocoding_address": f"127.0.0.1:{self.geocoding_port}",
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -154,6 +161,7 @@ async def consuming(history: HistoryApp) -> None:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
+    loading = asyncio.ensure_future(asyncio.to_thread(load_index))  # seconds of CPU
     identity = bootstrap_identity(
         IdentitySettings(
             grpc_port=0,
@@ -172,6 +180,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     history_stop = asyncio.Event()
     history_task = await started(history.run(history_stop), history.ready, "history")
     await consuming(history)
+    index, _ = await loading
+    geocoding, geocoding_port = await serve_geocoding(
+        Resolver(index, h3_resolution=9, cache_size=10_000), "127.0.0.1", 0
+    )
     platform, _ = await identity.identity.bootstrap_platform(
         email=unique_email("platform"), password=PASSWORD, display_name="Platform"
     )
@@ -180,6 +192,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         history=history,
         gateway=None,  # type: ignore[arg-type]
         platform_id=platform.account_id,
+        geocoding_port=geocoding_port,
     )
     stack.gateway = await stack.start_gateway()
     try:
@@ -189,6 +202,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             stopping.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 30)
+        await geocoding.stop(1)
         for stopping, task in ((history_stop, history_task), (identity_stop, identity_task)):
             stopping.set()
             await asyncio.wait_for(task, 30)

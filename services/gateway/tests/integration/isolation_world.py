@@ -122,7 +122,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Row:
-    #: device, account, command, link, api_key, listing, self, public, websocket
+    #: device, account, command, link, api_key, listing, self, public, websocket, or
+    #: no_tenant_data (authenticated, but about nobody's data: geocoding lookups)
     acts_on: str
     need: str
     build: Callable[[Target], Call] | None = None
@@ -157,6 +158,19 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/accounts/me"): Row(
         "self", READ, lambda t: Call("GET", "/v1/accounts/me"), "the caller's own account"
+    ),
+    # ---- no tenant data: any caller may ask; only refused without a (valid) credential
+    ("GET", "/v1/geocode/reverse"): Row(
+        "no_tenant_data",
+        READ,
+        lambda t: Call("GET", "/v1/geocode/reverse", params={"latitude": 48.57, "longitude": 7.75}),
+        "a lookup in geocoding's dataset: test_geocoding.py",
+    ),
+    ("GET", "/v1/places"): Row(
+        "no_tenant_data",
+        READ,
+        lambda t: Call("GET", "/v1/places", params={"q": "Strasbourg"}),
+        "a lookup in geocoding's dataset: test_geocoding.py",
     ),
     # ---- lists: a foreign caller's list does not hold the target
     ("GET", "/v1/devices"): Row(
@@ -307,7 +321,7 @@ def app_routes() -> list[tuple[str, str]]:
 
 def in_matrix(route: tuple[str, str]) -> bool:
     row = ROUTES.get(route)
-    return row is None or row.acts_on not in ("public", "self", "websocket")
+    return row is None or row.acts_on not in ("public", "self", "websocket", "no_tenant_data")
 
 
 async def send(client: httpx.AsyncClient, call: Call, headers: dict[str, str]) -> httpx.Response:

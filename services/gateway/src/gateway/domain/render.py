@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from trackstream.geocoding.v1 import place_pb2
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, fix_pb2, position_pb2
 
@@ -113,6 +114,25 @@ def overspeed_json(item: hpb.Overspeed) -> JSON:
         "distance_m": item.distance_m,
         "start": place_json(item.start),
         "end": place_json(item.end),
+    }
+
+
+def geocoded_place_json(place: place_pb2.Place) -> JSON:
+    """A place from geocoding; ``source`` as ``offline``, ``nominatim`` or ``photon``."""
+    source = place_pb2.AddressSource.Name(place.source).removeprefix("ADDRESS_SOURCE_").lower()
+    return {
+        "name": place.name,
+        "address_line": place.address_line,
+        "street": place.street or None,
+        "postcode": place.postcode or None,
+        "subregion": place.subregion or None,
+        "region": place.region or None,
+        "country": place.country,
+        "country_code": place.country_code,
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "distance_m": place.distance_m,
+        "source": source,
     }
 
 
