@@ -10,7 +10,7 @@ position that showed the window had elapsed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alarm.domain.catalogue import AlarmType, severity
@@ -48,6 +48,17 @@ class DeviceState:
     raised_windows: dict[str, datetime] = field(default_factory=dict)
     #: input (topic, partition) -> last offset applied to this state
     applied: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def copy(self) -> DeviceState:
+        """An independent copy (the values inside are immutable): work on it, keep it once
+        what it raised is durable."""
+        return replace(
+            self,
+            fences=dict(self.fences),
+            thresholds=dict(self.thresholds),
+            raised_windows=dict(self.raised_windows),
+            applied=dict(self.applied),
+        )
 
     def already_applied(self, topic: str, partition: int, offset: int) -> bool:
         done = self.applied.get((topic, partition))
