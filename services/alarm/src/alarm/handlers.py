@@ -151,6 +151,8 @@ class AlarmProcessor:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: set once the group assigned this instance its partitions (and their states are loaded)
     assigned: asyncio.Event = field(default_factory=asyncio.Event)
+    #: partitions assigned whose states are still being read from the changelog
+    restoring: set[int] = field(default_factory=set)
 
     # ------------------------------------------------------------------ partitions
 
@@ -174,13 +176,28 @@ class AlarmProcessor:
         """Apply a batch to copies of the states; keep them once the alarms and the states
         are acknowledged (a failure leaves the held states as they were, and the batch is
         retried)."""
+        await self._restored(
+            {e.partition for e in events if e.topic == POSITIONS and e.partition not in self.owned}
+        )
         async with self.lock:
+            # records of a partition this instance no longer owns: its new owner replays them
+            events = [e for e in events if e.topic != POSITIONS or e.partition in self.owned]
             alarms, changed = self._apply(events)
             try:
                 await self._publish(alarms, changed)
             except PublishError as err:
                 raise RetryableError(str(err)) from err
             self.states.update(changed)
+
+    async def _restored(self, partitions: set[int], timeout_s: float = 120.0) -> None:
+        """Records of a partition can arrive while its states are still being restored
+        (aiokafka fetches as soon as it is assigned): wait for the restore to finish."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while partitions & self.restoring:
+            if loop.time() > deadline:
+                raise RetryableError("device states still restoring")
+            await asyncio.sleep(0.02)
 
     def _apply(self, events: list[ConsumedEvent]) -> tuple[list[Alarm], dict[str, DeviceState]]:
         alarms: list[Alarm] = []

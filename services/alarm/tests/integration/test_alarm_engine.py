@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
+from alarm.bootstrap import AlarmApp
 from services.alarm.tests.integration.conftest import (
     AlarmRunner,
     AlarmTap,
@@ -64,7 +65,8 @@ def track(device_id: str, start: datetime) -> list:
     ]
 
 
-async def configure(app, account_id: str, device_id: str) -> None:
+async def configure(app: AlarmApp, account_id: str, *device_ids: str) -> None:
+    """The depot (every device of the account), overspeed for ``device_ids``, ignition."""
     channel, api = stub(app)
     async with channel:
         await api.PutGeofence(
@@ -84,7 +86,7 @@ async def configure(app, account_id: str, device_id: str) -> None:
                 kind=geofence_pb2.RULE_KIND_OVERSPEED,
                 speed_limit_kmh=90,
                 min_duration_s=10,
-                device_ids=[device_id],
+                device_ids=list(device_ids),
                 enabled=True,
             ),
             geofence_pb2.Rule(

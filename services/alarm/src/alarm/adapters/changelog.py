@@ -9,6 +9,7 @@ drops it) before any record of *p* is handed over; on revocation it forgets the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -75,6 +76,18 @@ class StateRestorer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._processor = processor
         self._settings = settings
 
+    async def _restore(self, partitions: list[int]) -> dict[int, list[DeviceState]]:
+        """Retried until it succeeds: without its states a partition must not be processed
+        (and a Kafka that cannot be read has nothing to process anyway)."""
+        backoff = 0.5
+        while True:
+            try:
+                return await restore_states(self._settings, partitions)
+            except Exception:
+                log.exception("device states could not be restored; retrying")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         lost = [tp.partition for tp in revoked if tp.topic == POSITIONS]
         self._processor.assigned.clear()
@@ -86,11 +99,16 @@ class StateRestorer(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         gained = sorted(tp.partition for tp in assigned if tp.topic == POSITIONS)
         fresh = [p for p in gained if p not in self._processor.owned]
+        # before any await: records fetched meanwhile wait for these states
+        self._processor.restoring.update(fresh)
         started = time.perf_counter()
-        restored = await restore_states(self._settings, fresh)
-        async with self._processor.lock:
-            for partition in fresh:
-                self._processor.assign(partition, restored.get(partition, []))
+        try:
+            restored = await self._restore(fresh)
+            async with self._processor.lock:
+                for partition in fresh:
+                    self._processor.assign(partition, restored.get(partition, []))
+        finally:
+            self._processor.restoring.difference_update(fresh)
         self._processor.assigned.set()
         if fresh:
             log.info(
