@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import decode, decode_jt808, history_store, idle_memory, ingest_pipeline
+from benchmarks import (
+    alarm,
+    decode,
+    decode_jt808,
+    history_store,
+    idle_memory,
+    ingest_pipeline,
+)
 from benchmarks.common import save
 
 
 def main() -> int:
     results = []
-    for bench in (decode, decode_jt808, ingest_pipeline, idle_memory, history_store):
+    for bench in (decode, decode_jt808, ingest_pipeline, idle_memory, history_store, alarm):
         result = bench.run()
         print(result.line(), flush=True)
         results.append(result)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -68,6 +68,10 @@ SWEEP_SECONDS = Histogram("trackstream_alarm_sweep_seconds", "Time of one timer 
 
 class Publisher(Protocol):
     async def publish_many(self, items: list[Outgoing]) -> object: ...
+
+    async def publish_records(
+        self, topic: str, records: Sequence[tuple[str, bytes | None]]
+    ) -> None: ...
 
 
 class Definitions:
@@ -143,6 +147,9 @@ class AlarmProcessor:
     definitions: Definitions
     account_of: Callable[[str], str]
     engine: Engine = field(default_factory=Engine)
+    positions_topic: str = POSITIONS
+    alarms_topic: str = ALARMS
+    state_topic: str = DEVICE_STATE
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     states: dict[str, DeviceState] = field(default_factory=dict)
     #: the positions partition of each device held
@@ -176,12 +183,13 @@ class AlarmProcessor:
         """Apply a batch to copies of the states; keep them once the alarms and the states
         are acknowledged (a failure leaves the held states as they were, and the batch is
         retried)."""
+        positions = self.positions_topic
         await self._restored(
-            {e.partition for e in events if e.topic == POSITIONS and e.partition not in self.owned}
+            {e.partition for e in events if e.topic == positions and e.partition not in self.owned}
         )
         async with self.lock:
             # records of a partition this instance no longer owns: its new owner replays them
-            events = [e for e in events if e.topic != POSITIONS or e.partition in self.owned]
+            events = [e for e in events if e.topic != positions or e.partition in self.owned]
             alarms, changed = self._apply(events)
             try:
                 await self._publish(alarms, changed)
@@ -214,10 +222,27 @@ class AlarmProcessor:
         if not positions:
             return alarms, changed
         index = self.definitions.index
-        candidates = index.candidates_many(
-            [p.latitude for _, p in positions], [p.longitude for _, p in positions]
-        )
-        for (event, position), near in zip(positions, candidates, strict=True):
+        # one STRtree query per account for the whole batch
+        by_account: dict[str, list[int]] = {}
+        accounts: list[str] = []
+        for i, (event, position) in enumerate(positions):
+            account_id = self.account_of(position.device_id or event.key)
+            accounts.append(account_id)
+            by_account.setdefault(account_id, []).append(i)
+        candidates: list[list[int]] = [[] for _ in positions]
+        for account_id, indexes in by_account.items():
+            if not account_id:
+                continue
+            found = index.candidates_many(
+                account_id,
+                [positions[i][1].latitude for i in indexes],
+                [positions[i][1].longitude for i in indexes],
+            )
+            for i, near in zip(indexes, found, strict=True):
+                candidates[i] = near
+        for (event, position), near, account_id in zip(
+            positions, candidates, accounts, strict=True
+        ):
             device_id = position.device_id or event.key
             state = changed.get(device_id)
             if state is None:
@@ -227,7 +252,6 @@ class AlarmProcessor:
             if state.already_applied(event.topic, event.partition, event.offset):
                 SKIPPED_REPLAYED.inc()
                 continue
-            account_id = self.account_of(device_id)
             placements = (
                 index.place(
                     position.latitude,
@@ -256,15 +280,19 @@ class AlarmProcessor:
         if alarms:
             await self.publisher.publish_many(
                 [
-                    Outgoing(ALARMS, alarm_message(a), key=a.device_id, event_id=a.alarm_id)
+                    Outgoing(
+                        self.alarms_topic, alarm_message(a), key=a.device_id, event_id=a.alarm_id
+                    )
                     for a in alarms
                 ]
             )
             for a in alarms:
                 ALARMS_RAISED.labels(a.type.name).inc()
         if changed:
-            await self.publisher.publish_many(
-                [Outgoing(DEVICE_STATE, state_message(s), key=d) for d, s in changed.items()]
+            # the changelog is read back only by this service: records without an envelope
+            await self.publisher.publish_records(
+                self.state_topic,
+                [(d, state_message(s).SerializeToString()) for d, s in changed.items()],
             )
 
     # ------------------------------------------------------------------ timers

@@ -108,9 +108,7 @@ async def test_a_batch_publishes_alarms_then_states_and_a_replay_is_skipped() ->
     alarm = publisher.on(ALARMS)[0]
     assert alarm.envelope is not None
     assert alarm.envelope.id == alarm.message.alarm_id  # type: ignore[union-attr]
-    state = DeviceAlarmState.FromString(
-        publisher.on(DEVICE_STATE)[0].message.SerializeToString()  # type: ignore[union-attr]
-    )
+    state = DeviceAlarmState.FromString(publisher.on(DEVICE_STATE)[0].value or b"")
     assert [(a.topic, a.partition, a.offset) for a in state.applied] == [(POSITIONS, 0, 11)]
     # the same batch again (a crash before the commit): nothing new
     await proc.handle(batch)

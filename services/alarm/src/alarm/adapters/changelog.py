@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from alarm.adapters.codec import state_of
 from alarm.domain.engine import DeviceState
-from alarm.handlers import DEVICE_STATE, POSITIONS, AlarmProcessor
+from alarm.handlers import DEVICE_STATE, AlarmProcessor
 from trackstream.alarm.v1.device_state_pb2 import DeviceAlarmState
 from trackstream_kafka.settings import KafkaSettings
 
@@ -82,14 +82,16 @@ class StateRestorer(ConsumerRebalanceListener):  # type: ignore[misc]
         backoff = 0.5
         while True:
             try:
-                return await restore_states(self._settings, partitions)
+                return await restore_states(
+                    self._settings, partitions, topic=self._processor.state_topic
+                )
             except Exception:
                 log.exception("device states could not be restored; retrying")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        lost = [tp.partition for tp in revoked if tp.topic == POSITIONS]
+        lost = [tp.partition for tp in revoked if tp.topic == self._processor.positions_topic]
         self._processor.assigned.clear()
         async with self._processor.lock:  # not in the middle of a batch or a sweep
             self._processor.revoke(lost)
@@ -97,7 +99,9 @@ class StateRestorer(ConsumerRebalanceListener):  # type: ignore[misc]
             log.info("positions partitions revoked", extra={"partitions": sorted(lost)})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        gained = sorted(tp.partition for tp in assigned if tp.topic == POSITIONS)
+        gained = sorted(
+            tp.partition for tp in assigned if tp.topic == self._processor.positions_topic
+        )
         fresh = [p for p in gained if p not in self._processor.owned]
         # before any await: records fetched meanwhile wait for these states
         self._processor.restoring.update(fresh)

@@ -22,6 +22,9 @@ class ThresholdState:
     pending_since: datetime | None = None
 
 
+_CLEAR = ThresholdState()
+
+
 @dataclass(frozen=True, slots=True)
 class Raised:
     """A condition confirmed: raise its alarm, identified by the window start."""
@@ -45,9 +48,9 @@ def threshold_step(
     beyond = value > limit if above else value < limit
     cleared = value <= limit - hysteresis if above else value >= limit + hysteresis
     if state.active:
-        return (ThresholdState() if cleared else state), None
+        return (_CLEAR if cleared else state), None
     if not beyond:
-        return ThresholdState(), None
+        return _CLEAR, None
     since = state.pending_since or at
     if at - since >= min_duration:
         return ThresholdState(active=True), Raised(since)

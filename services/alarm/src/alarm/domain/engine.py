@@ -10,7 +10,7 @@ position that showed the window had elapsed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alarm.domain.catalogue import AlarmType, severity
@@ -25,11 +25,12 @@ from alarm.domain.geofences import Geofence, Placement
 from alarm.domain.model import Alarm, AlarmOrigin, DeviceAlarm, Position, alarm_id
 from alarm.domain.rules import Rule, RuleKind
 
+_CLEAR = ThresholdState()
 #: at or above this speed a device is moving (below: stopped, for idle and parking)
 DEFAULT_MOVING_SPEED_KMH = 5.0
 
 
-@dataclass
+@dataclass(slots=True)
 class DeviceState:
     device_id: str
     #: the newest position applied
@@ -52,12 +53,19 @@ class DeviceState:
     def copy(self) -> DeviceState:
         """An independent copy (the values inside are immutable): work on it, keep it once
         what it raised is durable."""
-        return replace(
-            self,
-            fences=dict(self.fences),
-            thresholds=dict(self.thresholds),
-            raised_windows=dict(self.raised_windows),
-            applied=dict(self.applied),
+        return DeviceState(
+            self.device_id,
+            self.last,
+            self.ignition,
+            self.ignition_time,
+            self.moving,
+            self.stopped_since,
+            self.idle_since,
+            self.parked_since,
+            dict(self.fences),
+            dict(self.thresholds),
+            dict(self.raised_windows),
+            dict(self.applied),
         )
 
     def already_applied(self, topic: str, partition: int, offset: int) -> bool:
@@ -266,7 +274,7 @@ class Engine:
         alarms: list[Alarm] = []
         for rule in rules:
             kind = rule.kind
-            before = state.thresholds.get(rule.rule_id, ThresholdState())
+            before = state.thresholds.get(rule.rule_id, _CLEAR)
             duration = timedelta(seconds=rule.min_duration_s)
             if kind is RuleKind.OVERSPEED and pos.valid:
                 after, raised = threshold_step(
@@ -278,7 +286,6 @@ class Engine:
                     min_duration=duration,
                 )
                 alarm_type = AlarmType.OVERSPEED
-                details = _details(speed_kmh=pos.speed_kmh, limit_kmh=rule.speed_limit_kmh)
             elif kind is RuleKind.MOVEMENT_WHILE_ARMED and pos.valid:
                 after, raised = threshold_step(
                     before,
@@ -289,7 +296,6 @@ class Engine:
                     min_duration=duration,
                 )
                 alarm_type = AlarmType.MOVEMENT_WHILE_ARMED
-                details = _details(speed_kmh=pos.speed_kmh)
             elif kind is RuleKind.LOW_BATTERY and pos.battery_percent is not None:
                 after, raised = threshold_step(
                     before,
@@ -301,16 +307,23 @@ class Engine:
                     above=False,
                 )
                 alarm_type = AlarmType.LOW_BATTERY_THRESHOLD
-                details = _details(
-                    battery_percent=pos.battery_percent, threshold=rule.battery_below_percent
-                )
             else:
                 continue
-            if after == ThresholdState():
+            if after == before:
+                pass
+            elif after == _CLEAR:
                 state.thresholds.pop(rule.rule_id, None)
             else:
                 state.thresholds[rule.rule_id] = after
             if raised is not None:
+                if kind is RuleKind.LOW_BATTERY:
+                    details = _details(
+                        battery_percent=pos.battery_percent, threshold=rule.battery_below_percent
+                    )
+                elif kind is RuleKind.OVERSPEED:
+                    details = _details(speed_kmh=pos.speed_kmh, limit_kmh=rule.speed_limit_kmh)
+                else:
+                    details = _details(speed_kmh=pos.speed_kmh)
                 alarms.append(
                     _alarm(
                         state,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -190,35 +190,43 @@ def _compile(fence: Geofence) -> _Compiled:
     return _Compiled(fence, plane, shape=polygon, outer=outer)
 
 
-@dataclass
+class _AccountFences:
+    """One account's fences and their STRtree."""
+
+    def __init__(self, fences: Sequence[Geofence]) -> None:
+        self.compiled = [_compile(f) for f in fences]
+        self.tree = STRtree([c.envelope() for c in self.compiled])
+
+
 class FenceIndex:
-    """Every geofence, searchable by point. Immutable: build a new one when fences change."""
+    """Every geofence, searchable by point: one STRtree per account (a device only meets its
+    own account's fences). Immutable: build a new one when fences change."""
 
-    fences: Sequence[Geofence] = ()
-    _compiled: list[_Compiled] = field(init=False, repr=False)
-    _by_id: dict[str, _Compiled] = field(init=False, repr=False)
-    _tree: STRtree | None = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._compiled = [_compile(f) for f in self.fences]
-        self._by_id = {c.fence.geofence_id: c for c in self._compiled}
-        self._tree = STRtree([c.envelope() for c in self._compiled]) if self._compiled else None
+    def __init__(self, fences: Sequence[Geofence] = ()) -> None:
+        by_account: dict[str, list[Geofence]] = {}
+        for fence in fences:
+            by_account.setdefault(fence.account_id, []).append(fence)
+        self._accounts = {a: _AccountFences(f) for a, f in by_account.items()}
+        self._by_id = {c.fence.geofence_id: c for a in self._accounts.values() for c in a.compiled}
 
     def __len__(self) -> int:
-        return len(self._compiled)
+        return len(self._by_id)
 
     def get(self, geofence_id: str) -> Geofence | None:
         compiled = self._by_id.get(geofence_id)
         return compiled.fence if compiled else None
 
-    def candidates_many(self, lats: Sequence[float], lons: Sequence[float]) -> list[list[int]]:
-        """For each point, the indexes of fences whose outer envelope holds it (one STRtree
-        query for the whole batch)."""
+    def candidates_many(
+        self, account_id: str, lats: Sequence[float], lons: Sequence[float]
+    ) -> list[list[int]]:
+        """For each point, the account's fences whose outer envelope holds it (one STRtree
+        query for all the points)."""
         found: list[list[int]] = [[] for _ in lats]
-        if self._tree is None or not lats:
+        fences = self._accounts.get(account_id)
+        if fences is None or not lats:
             return found
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-        pairs = self._tree.query(points, predicate="intersects")
+        pairs = fences.tree.query(points, predicate="intersects")
         for point_index, fence_index in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
             found[point_index].append(fence_index)
         return found
@@ -235,16 +243,22 @@ class FenceIndex:
     ) -> list[Placement]:
         """Where the point is relative to every fence of the device that it may be in, plus
         the fences named in ``also`` (those the device was inside: it may just have left),
-        sorted by fence id."""
+        sorted by fence id. ``candidates``: from :meth:`candidates_many` for this account."""
+        fences = self._accounts.get(account_id)
+        if fences is None:
+            return []
         if candidates is None:
-            candidates = self.candidates_many([lat], [lon])[0]
+            candidates = self.candidates_many(account_id, [lat], [lon])[0]
         chosen: dict[str, _Compiled] = {}
         for i in candidates:
-            compiled = self._compiled[i]
+            compiled = fences.compiled[i]
             if compiled.fence.applies_to(device_id, account_id):
                 chosen[compiled.fence.geofence_id] = compiled
         for geofence_id in also:
             known = self._by_id.get(geofence_id)
             if known is not None and known.fence.applies_to(device_id, account_id):
                 chosen.setdefault(geofence_id, known)
+        if len(chosen) == 1:
+            [only] = chosen.values()
+            return [only.place(lat, lon)]
         return [chosen[k].place(lat, lon) for k in sorted(chosen)]
