@@ -95,8 +95,9 @@ class Definitions:
             fence = geofence_of(message)
             try:
                 validate_geofence(fence)
-            except InvalidInput as err:  # the API refuses these; a stray record is skipped
-                log.error("unusable geofence skipped", extra={"reason": str(err)})
+            except InvalidInput:  # the API refuses these; a stray record is skipped
+                # (no reason in the log: it can quote coordinates)
+                log.error("unusable geofence skipped", extra={"geofence_id": geofence_id})
             else:
                 self._fences[geofence_id] = fence
                 self.fence_messages[geofence_id] = message
@@ -111,7 +112,7 @@ class Definitions:
             try:
                 validate_rule(rule)
             except InvalidInput as err:
-                log.error("unusable rule skipped", extra={"reason": str(err)})
+                log.error("unusable rule skipped", extra={"rule_id": rule_id, "reason": str(err)})
             else:
                 self._rules[rule_id] = rule
                 self.rule_messages[rule_id] = message
