@@ -26,6 +26,17 @@ from alarm.domain.model import Alarm, AlarmOrigin, DeviceAlarm, Position, alarm_
 from alarm.domain.rules import Rule, RuleKind
 
 _CLEAR = ThresholdState()
+_DURATIONS: dict[int, timedelta] = {}
+
+
+def _seconds(seconds: int) -> timedelta:
+    """A duration in seconds, made once per value (rules are evaluated per position)."""
+    found = _DURATIONS.get(seconds)
+    if found is None:
+        found = _DURATIONS[seconds] = timedelta(seconds=seconds)
+    return found
+
+
 #: at or above this speed a device is moving (below: stopped, for idle and parking)
 DEFAULT_MOVING_SPEED_KMH = 5.0
 
@@ -275,7 +286,7 @@ class Engine:
         for rule in rules:
             kind = rule.kind
             before = state.thresholds.get(rule.rule_id, _CLEAR)
-            duration = timedelta(seconds=rule.min_duration_s)
+            duration = _seconds(rule.min_duration_s)
             if kind is RuleKind.OVERSPEED and pos.valid:
                 after, raised = threshold_step(
                     before,
@@ -390,7 +401,7 @@ class Engine:
                 kind = AlarmType.PARKED_TOO_LONG
             else:
                 continue
-            due = window + timedelta(seconds=delay)
+            due = window + _seconds(delay)
             if (due >= now if strict else due > now) or state.raised_windows.get(
                 rule.rule_id
             ) == window:
