@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import (
+    alarm,
     decode,
     decode_jt808,
     gateway,
@@ -26,6 +27,7 @@ def main() -> int:
         history_store,
         gateway,
         geocoding,
+        alarm,
     ):
         result = bench.run()
         print(result.line(), flush=True)

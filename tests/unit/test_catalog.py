@@ -22,6 +22,8 @@ PSEUDONYMOUS_KEYS = {
     "account_id",
     "credential_id",
     "key_id",
+    "geofence_id",
+    "rule_id",
 }
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -44,6 +44,8 @@ def type_name(message: Message) -> str:
 
 def default_registry() -> EventRegistry:
     """Every event type the platform publishes."""
+    from trackstream.alarm.v1 import alarm_pb2 as alarm_events
+    from trackstream.alarm.v1 import device_state_pb2, geofence_pb2
     from trackstream.geocoding.v1 import address_pb2
     from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
     from trackstream.tracking.v1 import (
@@ -70,4 +72,8 @@ def default_registry() -> EventRegistry:
         command_pb2.CommandRequested,
         command_pb2.CommandResult,
         address_pb2.AddressResolved,
+        alarm_events.AlarmRaised,
+        geofence_pb2.Geofence,
+        geofence_pb2.Rule,
+        device_state_pb2.DeviceAlarmState,
     )

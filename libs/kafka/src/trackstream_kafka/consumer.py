@@ -17,6 +17,11 @@ together (a store can then write them concurrently). :class:`RetryableError` ret
 batch; any other error makes the loop hand the records over one by one, so only the poison one
 is dead-lettered. ``stop()`` lets the batch
 in hand finish and commits it before the consumer leaves the group.
+
+A stateful consumer passes a ``rebalance_listener`` (aiokafka's ``ConsumerRebalanceListener``):
+it learns which partitions it gains and loses, before records of a gained partition are handed
+over. A commit refused because the group rebalanced meanwhile is logged, not fatal: the new
+owner of the partitions sees the batch again (at-least-once, as after a crash).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from google.protobuf.message import Message
 from opentelemetry import context, trace
 
@@ -78,6 +84,8 @@ class EventConsumer:
         dead_letters: EventPublisher,
         retry_backoff_s: float = 0.5,
         max_retry_backoff_s: float = 10.0,
+        rebalance_listener: ConsumerRebalanceListener | None = None,
+        auto_offset_reset: str = "earliest",
     ) -> None:
         self._settings = settings
         self._group = group_id
@@ -91,20 +99,29 @@ class EventConsumer:
         self._retry_backoff_s = retry_backoff_s
         self._max_retry_backoff_s = max_retry_backoff_s
         self._stopping = asyncio.Event()
+        self._listener = rebalance_listener
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *(topics if rebalance_listener is None else ()),
             bootstrap_servers=settings.bootstrap_servers,
             group_id=group_id,
             client_id=group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # where a group without committed offsets starts ("latest": only what comes next)
+            auto_offset_reset=auto_offset_reset,
             isolation_level="read_committed",
             max_poll_records=settings.max_poll_records,
             session_timeout_ms=settings.session_timeout_ms,
         )
 
     async def start(self) -> None:
+        if self._listener is not None:
+            self._consumer.subscribe(self._topics, listener=self._listener)
         await self._consumer.start()
+
+    async def positions(self) -> dict[TopicPartition, int]:
+        """The next offset to consume of every assigned partition; waits until each is known
+        (for a group without committed offsets: until ``auto_offset_reset`` resolved it)."""
+        return {tp: await self._consumer.position(tp) for tp in self._consumer.assignment()}
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, commit it, and return."""
@@ -129,7 +146,11 @@ class EventConsumer:
                         for record in records:
                             await self._process(record)
                             offsets[tp] = record.offset + 1
-                await self._consumer.commit(offsets)
+                try:
+                    await self._consumer.commit(offsets)
+                except (CommitFailedError, IllegalStateError) as err:
+                    # the group rebalanced: the partitions' new owner replays this batch
+                    log.warning("commit refused after a rebalance", extra={"reason": str(err)})
         finally:
             await self._consumer.stop()
 

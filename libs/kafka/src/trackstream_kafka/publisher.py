@@ -162,6 +162,14 @@ class EventPublisher:
         await self._send_records(records)
         return envelopes
 
+    async def publish_records(
+        self, topic: str, records: Sequence[tuple[str, bytes | None]]
+    ) -> None:
+        """Key/value records as they are, without an envelope, all acknowledged on return: for
+        a service's internal changelog (its own state, read back only by itself), where the
+        per-event envelope would cost more than the record."""
+        await self._send_records([(topic, key.encode(), value, []) for key, value in records])
+
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
         """A null value for ``key``: on a compacted topic it erases every earlier record."""
         await self._send_records([(topic, key.encode(), None, [])])

@@ -17,8 +17,10 @@ from trackstream_kafka.publisher import Outgoing
 class PublishedEvent:
     topic: str
     key: str
-    message: Message | None  # None: a tombstone
+    message: Message | None  # None: a tombstone, or a raw record
     envelope: Envelope | None
+    #: the bytes of a raw record (``publish_records``)
+    value: bytes | None = None
 
 
 class FakePublisher:
@@ -70,6 +72,13 @@ class FakePublisher:
                 self.published[-1] = replace(self.published[-1], envelope=envelope)
             envelopes.append(envelope)
         return envelopes
+
+    async def publish_records(
+        self, topic: str, records: Sequence[tuple[str, bytes | None]]
+    ) -> None:
+        self._maybe_fail()
+        for key, value in records:
+            self.published.append(PublishedEvent(topic, key, None, None, value))
 
     async def publish_tombstone(self, topic: str, *, key: str) -> None:
         self._maybe_fail()
