@@ -88,6 +88,8 @@ class StackSettings:
     geocoding_grpc_port: int = field(
         default_factory=lambda: int(_env("GEOCODING_GRPC_PORT", "50081"))
     )
+    alarm_ops_port: int = field(default_factory=lambda: int(_env("ALARM_OPS_PORT", "9469")))
+    alarm_grpc_port: int = field(default_factory=lambda: int(_env("ALARM_GRPC_PORT", "50091")))
     gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
     gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
@@ -435,6 +437,12 @@ def components(settings: StackSettings) -> list[Component]:
             ["-m", "geocoding"],
         ),
         Service(
+            "alarm",
+            s,
+            {"grpc": s.alarm_grpc_port, "ops": s.alarm_ops_port},
+            ["-m", "alarm"],
+        ),
+        Service(
             "gateway",
             s,
             {"http": s.gateway_http_port, "ops": s.gateway_ops_port},
@@ -701,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         "components",
         nargs="*",
         help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
-        "geocoding, gateway, fleet); "
+        "geocoding, alarm, gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
