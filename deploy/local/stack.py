@@ -588,7 +588,9 @@ def cmd_restart(settings: StackSettings, only: list[str]) -> None:
 
 def cmd_smoke(settings: StackSettings, timeout_s: float = 120.0) -> None:
     """The simulated fleet's positions went through ingest into Kafka (ingest's count of
-    acknowledged publishes) and from Kafka into Cassandra (history's count of stored events)."""
+    acknowledged publishes), from Kafka into Cassandra (history's count of stored events), through
+    geocoding (addresses published) and the alarm engine (positions evaluated); then a client's
+    path through the gateway."""
     checks = [
         (
             "ingest published",
@@ -603,6 +605,19 @@ def cmd_smoke(settings: StackSettings, timeout_s: float = 120.0) -> None:
             r'^trackstream_events_consumed_total\{group="history",outcome="handled",'
             r'topic="tracking\.positions\.v1"\} (\S+)',
             ".run/history/out.log",
+        ),
+        (
+            "geocoding resolved",
+            settings.geocoding_ops_port,
+            r'^trackstream_events_published_total\{topic="geocoding\.addresses\.v1"[^}]*\} (\S+)',
+            ".run/geocoding/out.log",
+        ),
+        (
+            "alarm evaluated",
+            settings.alarm_ops_port,
+            r'^trackstream_events_consumed_total\{group="alarm",outcome="handled",'
+            r'topic="tracking\.positions\.v1"\} (\S+)',
+            ".run/alarm/out.log",
         ),
     ]
     deadline = time.monotonic() + timeout_s
