@@ -159,6 +159,17 @@ def split_owned(owned: str, what: str) -> tuple[str, str]:
     return account_id, item_id
 
 
+def owned_by_reachable_account(
+    request: Request, caller: Caller, owned: str, what: str, need: Need
+) -> tuple[GatewayContext, str, str]:
+    """(context, account id, alarm's id) of a geofence or rule id whose account the caller may
+    reach with ``need``; 404 (or 403) otherwise, before alarm is asked."""
+    context = gateway_of(request)
+    account_id, item_id = split_owned(owned, what)
+    access.check_account(context.directory, caller, account_id, need)
+    return context, account_id, item_id
+
+
 def check_bound_devices(
     context: GatewayContext, caller: Caller, device_ids: Iterable[str]
 ) -> list[str]:
@@ -264,9 +275,9 @@ async def list_geofences(
 
 @router.get("/geofences/{geofence_id}", tags=["geofences"])
 async def get_geofence(*, geofence_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
-    context = gateway_of(request)
-    account_id, fence_id = split_owned(geofence_id, "geofence")
-    access.check_account(context.directory, caller, account_id, Need.READ)
+    context, account_id, fence_id = owned_by_reachable_account(
+        request, caller, geofence_id, "geofence", Need.READ
+    )
     return render.geofence_json(await _geofence(context, account_id, fence_id))
 
 
@@ -275,9 +286,9 @@ async def update_geofence(
     *, geofence_id: str, body: GeofenceUpdate, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
     """Change some fields; a ``circle`` or a ``polygon`` replaces the shape."""
-    context = gateway_of(request)
-    account_id, fence_id = split_owned(geofence_id, "geofence")
-    access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    context, account_id, fence_id = owned_by_reachable_account(
+        request, caller, geofence_id, "geofence", Need.MANAGE
+    )
     fence = await _geofence(context, account_id, fence_id)
     fence.ClearField("updated_time")
     _apply_geofence(context, caller, fence, body)
@@ -286,9 +297,9 @@ async def update_geofence(
 
 @router.delete("/geofences/{geofence_id}", tags=["geofences"], status_code=204)
 async def delete_geofence(*, geofence_id: str, request: Request, caller: CallerDep) -> Response:
-    context = gateway_of(request)
-    account_id, fence_id = split_owned(geofence_id, "geofence")
-    access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    context, account_id, fence_id = owned_by_reachable_account(
+        request, caller, geofence_id, "geofence", Need.MANAGE
+    )
     await context.alarm.DeleteGeofence(
         pb.DeleteRequest(account_id=account_id, id=fence_id),
         timeout=context.settings.backend_timeout_s,
@@ -372,9 +383,9 @@ async def list_rules(
 
 @router.get("/alarm-rules/{rule_id}", tags=["alarm rules"])
 async def get_rule(*, rule_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
-    context = gateway_of(request)
-    account_id, own_id = split_owned(rule_id, "rule")
-    access.check_account(context.directory, caller, account_id, Need.READ)
+    context, account_id, own_id = owned_by_reachable_account(
+        request, caller, rule_id, "rule", Need.READ
+    )
     return render.rule_json(await _rule(context, account_id, own_id))
 
 
@@ -382,9 +393,9 @@ async def get_rule(*, rule_id: str, request: Request, caller: CallerDep) -> dict
 async def update_rule(
     *, rule_id: str, body: RuleUpdate, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
-    context = gateway_of(request)
-    account_id, own_id = split_owned(rule_id, "rule")
-    access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    context, account_id, own_id = owned_by_reachable_account(
+        request, caller, rule_id, "rule", Need.MANAGE
+    )
     rule = await _rule(context, account_id, own_id)
     rule.ClearField("updated_time")
     _apply_rule(context, caller, rule, body)
@@ -393,9 +404,9 @@ async def update_rule(
 
 @router.delete("/alarm-rules/{rule_id}", tags=["alarm rules"], status_code=204)
 async def delete_rule(*, rule_id: str, request: Request, caller: CallerDep) -> Response:
-    context = gateway_of(request)
-    account_id, own_id = split_owned(rule_id, "rule")
-    access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    context, account_id, own_id = owned_by_reachable_account(
+        request, caller, rule_id, "rule", Need.MANAGE
+    )
     await context.alarm.DeleteRule(
         pb.DeleteRequest(account_id=account_id, id=own_id),
         timeout=context.settings.backend_timeout_s,
