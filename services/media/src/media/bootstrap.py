@@ -138,7 +138,11 @@ def bootstrap(settings: MediaSettings) -> MediaService:
     client = make_client(settings.s3)
     ensure_buckets(client, settings.s3, (bucket(settings.bucket),))
     devices = RegistryDevices(settings.kafka, settings.identifier_key.get_secret_value().encode())
-    publisher = EventPublisher.create(settings.kafka, source="/media")
+    # each upload waits for its MediaStored ack before the device gets its answer, and uploads
+    # are few and large: no linger (the shared default batches many small position events)
+    publisher = EventPublisher.create(
+        settings.kafka.model_copy(update={"linger_ms": 0}), source="/media"
+    )
     app = MediaApp(
         store=S3ObjectStore(client, settings.bucket),
         catalogue=CassandraCatalogue(cassandra),

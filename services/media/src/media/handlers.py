@@ -4,6 +4,7 @@ Nothing here does I/O itself; the ports (``media.ports``) are injected by ``boot
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -22,6 +23,7 @@ from media.domain.model import (
 )
 from media.domain.retention import RetentionPolicy
 from media.domain.verify import mismatch
+from media.metrics import DELETED, STORED_BYTES, UPLOADS
 from media.ports import Catalogue, Devices, ObjectStore, Publisher
 from trackstream.media.v1 import media_pb2
 from trackstream.tracking.v1.command_pb2 import CommandResult
@@ -98,6 +100,7 @@ class MediaApp:
             expected_size=event.size_bytes, expected_sha256=event.sha256, stored=stored
         )
         if reason is not None:
+            UPLOADS.labels("jt808", "mismatch").inc()
             log.warning(
                 "media not catalogued",
                 extra={"device_id": event.device_id, "media_id": event.media_id, "reason": reason},
@@ -132,8 +135,10 @@ class MediaApp:
         """A Jimi HTTP upload: resolve the device, store the bytes, catalogue, announce."""
         device_id = self.devices.device_of(upload.imei)
         if device_id is None:
+            UPLOADS.labels("jimi_http", "unknown_device").inc()
             raise UnknownDevice("unknown device")
-        sha256 = hashlib.sha256(upload.data).hexdigest()
+        # hashlib releases the GIL on large buffers: megabytes hash off the event loop
+        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(upload.data).hexdigest())
         key = upload_object_key(device_id, now, sha256, upload.content_type)
         await self.store.put(key, upload.data, upload.content_type)
         record = MediaRecord(
@@ -162,6 +167,9 @@ class MediaApp:
             stored_time=to_timestamp(datetime.now(UTC)),
         )
         await self.publisher.publish(STORED_TOPIC, stored, key=record.device_id)
+        source = "jt808" if record.source is Source.JT808 else "jimi_http"
+        UPLOADS.labels(source, "stored").inc()
+        STORED_BYTES.labels(source).inc(record.size_bytes)
         return record
 
     # -- requests ---------------------------------------------------------------------------
@@ -186,6 +194,7 @@ class MediaApp:
             return False
         await self.store.delete(record.bucket, record.object_key)
         await self.catalogue.remove(record)
+        DELETED.labels("deleted").inc()
         return True
 
     async def request_capture(
@@ -212,6 +221,7 @@ class MediaApp:
                 objects += await self.store.delete_prefix(record.bucket, record.object_key)
             await self.catalogue.remove(record)
             rows += 1
+        DELETED.labels("erased").inc(objects)
         return objects, rows
 
     async def sweep(self, today: date, *, since: date) -> int:
@@ -224,6 +234,7 @@ class MediaApp:
                 if record is not None:
                     await self.store.delete(record.bucket, record.object_key)
                     await self.catalogue.remove(record)
+                    DELETED.labels("expired").inc()
                     deleted += 1
             await self.catalogue.forget_expiry_day(day)
             day = date.fromordinal(day.toordinal() + 1)

@@ -93,7 +93,9 @@ def multipart(callback: dict[str, object], filename: str, ctype: str, data: byte
 HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
-async def listed(service: MediaService, device_id: str, *, expect: int) -> list[media_pb2.MediaObject]:
+async def listed(
+    service: MediaService, device_id: str, *, expect: int
+) -> list[media_pb2.MediaObject]:
     """ListMedia of the last day, until ``expect`` objects show (bounded wait)."""
     channel, stub = media_stub(service)
     now = datetime.now(UTC)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from media.domain.jimi import UploadRefused, answer, jimi_upload, parse_multipart
 from media.handlers import MediaApp, UnknownDevice
+from media.metrics import UPLOADS
 
 log = logging.getLogger(__name__)
 #: room for the callbackBody and the multipart framing on top of the file itself
@@ -32,10 +33,12 @@ def upload_app(
             )
             record = await app.accept_upload(media, now=datetime.now(UTC))
         except UploadRefused as refused:
+            UPLOADS.labels("jimi_http", "refused").inc()
             return JSONResponse(answer(refused.status, refused.message), status_code=refused.status)
         except UnknownDevice:
             return JSONResponse(answer(404, "unknown device"), status_code=404)
         except ClientDisconnect:
+            UPLOADS.labels("jimi_http", "refused").inc()
             log.info("upload cut off by the device; nothing stored")
             return JSONResponse(answer(400, "upload incomplete"), status_code=400)
         return JSONResponse(answer(200, "success", record.media_id))
