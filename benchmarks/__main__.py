@@ -13,6 +13,7 @@ from benchmarks import (
     history_store,
     idle_memory,
     ingest_pipeline,
+    media,
 )
 from benchmarks.common import save
 
@@ -28,6 +29,7 @@ def main() -> int:
         gateway,
         geocoding,
         alarm,
+        media,
     ):
         result = bench.run()
         print(result.line(), flush=True)
