@@ -90,6 +90,9 @@ class StackSettings:
     )
     alarm_ops_port: int = field(default_factory=lambda: int(_env("ALARM_OPS_PORT", "9469")))
     alarm_grpc_port: int = field(default_factory=lambda: int(_env("ALARM_GRPC_PORT", "50091")))
+    media_ops_port: int = field(default_factory=lambda: int(_env("MEDIA_OPS_PORT", "9470")))
+    media_grpc_port: int = field(default_factory=lambda: int(_env("MEDIA_GRPC_PORT", "50101")))
+    media_http_port: int = field(default_factory=lambda: int(_env("MEDIA_HTTP_PORT", "5267")))
     gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
     gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
@@ -443,6 +446,12 @@ def components(settings: StackSettings) -> list[Component]:
             ["-m", "alarm"],
         ),
         Service(
+            "media",
+            s,
+            {"upload": s.media_http_port, "grpc": s.media_grpc_port, "ops": s.media_ops_port},
+            ["-m", "media"],
+        ),
+        Service(
             "gateway",
             s,
             {"http": s.gateway_http_port, "ops": s.gateway_ops_port},
@@ -724,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "components",
         nargs="*",
         help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
-        "geocoding, alarm, gateway, fleet); "
+        "geocoding, alarm, media, gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
