@@ -11,6 +11,7 @@ import httpx
 
 from notification.adapters.channels import (
     ApnsClient,
+    ChannelAdapter,
     EmailChannel,
     FcmClient,
     InAppChannel,
@@ -136,7 +137,12 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         ),
     ]
     publisher = EventPublisher.create(kafka, source="/notification")
-    http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    # webhooks and push share the pool; it never limits below the channels' own bounds
+    http = httpx.AsyncClient(
+        timeout=settings.webhook_timeout_s,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=4 * settings.channel_concurrency),
+    )
 
     async def drop_token(subscription_id: str, token: pb.PushToken) -> None:
         current = subscriptions.get(subscription_id)
@@ -174,7 +180,7 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         ],
         drop_token,
     )
-    channels = [
+    channels: list[ChannelAdapter] = [
         InAppChannel(store, publisher),
         EmailChannel(
             host=settings.smtp_host,

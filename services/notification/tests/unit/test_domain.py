@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,12 @@ SOS = alarm_pb2.ALARM_TYPE_SOS
 OVERSPEED = alarm_pb2.ALARM_TYPE_OVERSPEED
 
 
-def sub(**fields) -> pb.Subscription:
-    base = {"subscription_id": "s1", "account_id": "acc", "channels": [pb.CHANNEL_EMAIL]}
+def sub(**fields: Any) -> pb.Subscription:
+    base: dict[str, Any] = {
+        "subscription_id": "s1",
+        "account_id": "acc",
+        "channels": [pb.CHANNEL_EMAIL],
+    }
     base.update(fields)
     return pb.Subscription(**base)
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -171,7 +171,8 @@ class WebhookChannel:
         self._clock = clock
 
     def receiver(self, subscription: pb.Subscription) -> str:
-        return f"webhook:{urlsplit(subscription.webhook_url).netloc}"
+        # one receiver per endpoint URL: a slow endpoint holds only its own slots
+        return f"webhook:{subscription.webhook_url}"
 
     async def send(
         self, key: DeliveryKey, subscription: pb.Subscription, notice: Notice, when: datetime
@@ -216,7 +217,7 @@ class FcmClient:
     an unregistered token answers 404 NOT_FOUND (errorCode UNREGISTERED) or 400
     INVALID_ARGUMENT."""
 
-    provider = pb.PUSH_PROVIDER_FCM
+    provider: int = pb.PUSH_PROVIDER_FCM
 
     def __init__(self, client: httpx.AsyncClient, *, url: str, project_id: str, token: str) -> None:
         self._client, self._url, self._project, self._token = client, url, project_id, token
@@ -248,7 +249,7 @@ class ApnsClient:
     """APNs provider API: ``POST /3/device/{token}`` with ``apns-topic`` and a bearer; 410
     ``Unregistered`` or 400 ``BadDeviceToken`` mean the token is no more."""
 
-    provider = pb.PUSH_PROVIDER_APNS
+    provider: int = pb.PUSH_PROVIDER_APNS
 
     def __init__(self, client: httpx.AsyncClient, *, url: str, topic: str, token: str) -> None:
         self._client, self._url, self._topic, self._token = client, url, topic, token
@@ -278,7 +279,7 @@ class JPushClient:
     """JPush v3: ``POST /v3/push`` with basic auth appKey:masterSecret; error 1011 ("cannot find
     user by this audience") means the registration id is no more."""
 
-    provider = pb.PUSH_PROVIDER_JPUSH
+    provider: int = pb.PUSH_PROVIDER_JPUSH
 
     def __init__(
         self, client: httpx.AsyncClient, *, url: str, app_key: str, master_secret: str
@@ -324,7 +325,7 @@ class PushChannel:
     channel = Channel.PUSH
 
     def __init__(self, providers: list[PushProviderClient], drop_token: TokenDropper) -> None:
-        self._providers = {p.provider: p for p in providers}
+        self._providers = {int(p.provider): p for p in providers}
         self._drop_token = drop_token
 
     def receiver(self, subscription: pb.Subscription) -> str:
@@ -336,7 +337,7 @@ class PushChannel:
         delivered = 0
         failures: list[str] = []
         for token in list(subscription.push_tokens):
-            client = self._providers.get(token.provider)
+            client = self._providers.get(int(token.provider))
             if client is None:
                 failures.append(f"no client for provider {token.provider}")
                 continue

@@ -142,7 +142,7 @@ class RateLimiter:
         self._sent: dict[tuple[str, Channel], deque[float]] = {}
 
     def allow(self, subscription: pb.Subscription, channel: Channel) -> bool:
-        limit = next((r for r in subscription.rate_limits if r.channel == channel), None)
+        limit = next((r for r in subscription.rate_limits if int(r.channel) == int(channel)), None)
         if limit is None or limit.max_count == 0 or limit.window_s == 0:
             return True
         now = self._clock()
@@ -210,7 +210,7 @@ def validate_subscription(subscription: pb.Subscription, *, allow_http_webhooks:
     for channel in subscription.channels:
         if channel not in {c.value for c in Channel}:
             raise InvalidInput(f"unknown channel {channel}")
-    channels = set(subscription.channels)
+    channels: set[int] = {int(c) for c in subscription.channels}
     if Channel.EMAIL in channels:
         if not subscription.email_addresses:
             raise InvalidInput("the e-mail channel needs email_addresses")
@@ -235,5 +235,5 @@ def validate_subscription(subscription: pb.Subscription, *, allow_http_webhooks:
     if q.start_minute >= 1440 or q.end_minute >= 1440:
         raise InvalidInput("quiet hours are minutes of the day (0..1439)")
     for limit in subscription.rate_limits:
-        if limit.channel not in channels:
+        if int(limit.channel) not in channels:
             raise InvalidInput("a rate limit names a channel the subscription does not use")
