@@ -111,7 +111,17 @@ class NotificationStore:
                 _notice_bytes(notice),
             ),
         )
-        return bool(rows[0][0])
+        answer = rows[0]
+        if answer[0]:
+            return True
+        # claimed before: the work-list row written above must not move the existing
+        # delivery's schedule (a replay must not hurry a retry) nor reopen a finished one
+        existing = State(answer.state)
+        if existing in (State.PENDING, State.RETRYING):
+            await self._open(key, _aware(answer.next_attempt) or now)
+        elif state is State.PENDING:
+            await self.close(key)
+        return False
 
     async def _open(self, key: DeliveryKey, next_attempt: datetime) -> None:
         await self._db.execute(
