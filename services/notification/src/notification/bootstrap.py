@@ -183,8 +183,7 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
     channels: list[ChannelAdapter] = [
         InAppChannel(store, publisher),
         EmailChannel(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
+            address=settings.smtp_address,
             sender=settings.email_from,
             username=settings.smtp_username,
             password=settings.smtp_password,
@@ -203,6 +202,7 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         backoff_max_s=settings.backoff_max_s,
         channel_concurrency=settings.channel_concurrency,
         receiver_concurrency=settings.receiver_concurrency,
+        lease_s=settings.attempt_lease_s,
     )
     geocoder = Geocoder(settings.geocoding_address, settings.geocoding_timeout_s)
     processor = AlarmProcessor(

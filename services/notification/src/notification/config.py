@@ -24,9 +24,8 @@ class NotificationSettings(ServiceSettings):
     #: geocoding's gRPC address for the place of an alarm ("" = coordinates only)
     geocoding_address: str = "127.0.0.1:50081"
     geocoding_timeout_s: float = 0.3
-    #: SMTP relay of the e-mails
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
+    #: SMTP relay of the e-mails, host:port
+    smtp_address: str = "127.0.0.1:25"
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
@@ -44,6 +43,9 @@ class NotificationSettings(ServiceSettings):
     receiver_concurrency: int = 4
     #: how often due retries and unfinished deliveries are picked up from Cassandra
     sweep_interval_s: float = 5.0
+    #: how long an attempt holds its delivery: no sweeper takes it over before (above the
+    #: longest send: webhook and SMTP timeouts)
+    attempt_lease_s: float = 60.0
     #: time zone when a subscription names none
     default_time_zone: str = "UTC"
     #: push providers (FCM HTTP v1, APNs, JPush); base URLs overridable for tests

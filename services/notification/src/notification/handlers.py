@@ -131,9 +131,11 @@ class Dispatcher:
         backoff_max_s: float,
         channel_concurrency: int,
         receiver_concurrency: int,
+        lease_s: float = 60.0,
         now: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store
+        self._lease_s = lease_s
         self._subscriptions = subscriptions
         self._channels = {c.channel: c for c in channels}
         self._max_attempts = max_attempts
@@ -189,6 +191,11 @@ class Dispatcher:
             if subscription is None or adapter is None:
                 await self._fail(record, "subscription or channel gone", permanent=True)
                 return
+            lease_until = self._now() + timedelta(seconds=self._lease_s)
+            if not await self._store.start_attempt(
+                key, attempts=record.attempts, lease_until=lease_until
+            ):
+                return  # another replica, or a redelivery, took this attempt
             receiver = adapter.receiver(subscription)
             slot = self._receiver_slots.setdefault(
                 receiver, asyncio.Semaphore(self._receiver_concurrency)

@@ -227,7 +227,7 @@ class NotificationRunner:
         values: dict[str, Any] = {
             "grpc_port": 0,
             "consumer_group": self.group,
-            "smtp_port": self.smtp_port,
+            "smtp_address": f"127.0.0.1:{self.smtp_port}",
             "webhook_allow_http": True,
             "geocoding_address": "",
             "backoff_base_s": 0.2,

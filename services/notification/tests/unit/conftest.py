@@ -34,6 +34,25 @@ class FakeStore:
     async def close(self, key: DeliveryKey) -> None:
         self.open.pop(key, None)
 
+    async def start_attempt(
+        self, key: DeliveryKey, *, attempts: int, lease_until: datetime
+    ) -> bool:
+        old = self.deliveries[key]
+        self.open[key] = lease_until
+        if old.attempts != attempts:
+            return False
+        self.deliveries[key] = DeliveryRecord(
+            key,
+            old.account_id,
+            old.state,
+            attempts + 1,
+            old.last_error,
+            old.next_attempt,
+            old.updated,
+            old.notice,
+        )
+        return True
+
     async def record_outcome(
         self,
         key: DeliveryKey,

@@ -120,15 +120,15 @@ class EmailChannel:
     def __init__(
         self,
         *,
-        host: str,
-        port: int,
+        address: str,
         sender: str,
         username: str = "",
         password: str = "",
         starttls: bool = False,
         timeout_s: float = 15.0,
     ) -> None:
-        self._host, self._port, self._sender = host, port, sender
+        host, _, port = address.rpartition(":")
+        self._host, self._port, self._sender = host or address, int(port or 25), sender
         self._username, self._password = username, password
         self._starttls, self._timeout_s = starttls, timeout_s
 

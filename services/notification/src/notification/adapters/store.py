@@ -137,6 +137,20 @@ class NotificationStore:
             (OPEN_SHARD, key.alarm_id, key.subscription_id, int(key.channel)),
         )
 
+    async def start_attempt(
+        self, key: DeliveryKey, *, attempts: int, lease_until: datetime
+    ) -> bool:
+        """Take the next attempt: True for exactly one taker of attempt ``attempts + 1``
+        (compare-and-set on the attempt count). The work-list row moves to the end of the
+        lease first, so no sweeper (of this or another replica) picks it while it is sent."""
+        await self._open(key, lease_until)
+        rows = await self._db.execute(
+            "UPDATE notification_deliveries SET attempts = ? "
+            "WHERE alarm_id = ? AND subscription_id = ? AND channel = ? IF attempts = ?",
+            (attempts + 1, key.alarm_id, key.subscription_id, int(key.channel), attempts),
+        )
+        return bool(rows[0][0])
+
     async def record_outcome(
         self,
         key: DeliveryKey,
