@@ -13,6 +13,7 @@ from benchmarks import (
     history_store,
     idle_memory,
     ingest_pipeline,
+    notification,
 )
 from benchmarks.common import save
 
@@ -28,6 +29,7 @@ def main() -> int:
         gateway,
         geocoding,
         alarm,
+        notification,
     ):
         result = bench.run()
         print(result.line(), flush=True)
