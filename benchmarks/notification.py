@@ -37,7 +37,7 @@ from trackstream.alarm.v1 import alarm_pb2
 from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream.tracking.v1.fix_pb2 import Fix
 from trackstream_events.catalog import CleanupPolicy, ErasureClass, PersonalData, Topic
-from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
+from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing, PublishError
 from trackstream_kafka.admin import ensure_topics
 
 ALARMS = 1000
@@ -152,7 +152,9 @@ async def measure() -> dict[str, float]:
             ),
         ),
     )
-    vars(notification_bootstrap)["ALARMS"] = topic  # the service's input, this process only
+    # the service's inputs, in this process only
+    vars(notification_bootstrap)["ALARMS"] = topic
+    vars(notification_bootstrap)["COMMAND_RESULTS"] = topic
     receiver = await Receiver().start()
     settings = NotificationSettings(
         grpc_port=0,
@@ -192,7 +194,14 @@ async def measure() -> dict[str, float]:
         receiver.expect(deliveries)
         alarms = [_alarm(devices[i % len(devices)], account) for i in range(ALARMS)]
         started = time.perf_counter()
-        await publisher.publish_many([Outgoing(topic, a, key=a.device_id) for a in alarms])
+        for attempt in range(10):  # a new topic's leaders take a moment to be elected
+            try:
+                await publisher.publish_many([Outgoing(topic, a, key=a.device_id) for a in alarms])
+                break
+            except PublishError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(1)
         await asyncio.wait_for(receiver.done.wait(), 600)
         service_rate = deliveries / (time.perf_counter() - started)
         print(f"  service {service_rate:,.0f} deliveries/s", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from notification.config import NotificationSettings
 from notification.handlers import (
     ACCOUNTS,
     ALARMS,
+    COMMAND_RESULTS,
     REGISTRY,
     AlarmProcessor,
     Directory,
@@ -75,7 +76,7 @@ class NotificationApp:
         consumer = EventConsumer(
             settings=s.kafka,
             group_id=s.consumer_group,
-            topics=[ALARMS],
+            topics=list(dict.fromkeys([ALARMS, COMMAND_RESULTS])),
             batch_handler=self.processor.handle,
             registry=default_registry(),
             dead_letters=self.publisher,

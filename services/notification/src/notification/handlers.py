@@ -27,22 +27,25 @@ from notification.domain.model import (
     Notice,
     RateLimiter,
     State,
+    SubscriptionScope,
     after_failure,
     backoff_s,
     in_quiet_hours,
     matches,
     zone_of,
 )
-from notification.domain.templates import coordinates, render
+from notification.domain.templates import coordinates, local_time, render
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.notification.v1 import notification_service_pb2 as pb
+from trackstream.tracking.v1 import command_pb2
 from trackstream_kafka import ConsumedEvent, RetryableError
 
 log = logging.getLogger("notification")
 
 ALARMS = "alarm.alarms.v1"
+COMMAND_RESULTS = "tracking.command-results.v1"
 ACCOUNTS = "identity.accounts.v1"
 REGISTRY = "identity.device-registry.v1"
 
@@ -288,8 +291,12 @@ class AlarmProcessor:
 
     async def handle(self, events: list[ConsumedEvent]) -> None:
         alarms = [e.message for e in events if isinstance(e.message, alarm_pb2.AlarmRaised)]
+        results = [e.message for e in events if isinstance(e.message, command_pb2.CommandResult)]
         try:
-            claimed = await asyncio.gather(*(self._claim_alarm(a) for a in alarms))
+            claimed = await asyncio.gather(
+                *(self._claim_alarm(a) for a in alarms),
+                *(self._claim_command_result(r) for r in results),
+            )
         except (DriverException, NoHostAvailable) as err:
             # nothing committed: the batch comes again, and claims already made hold
             raise RetryableError(f"delivery log unavailable: {type(err).__name__}") from err
@@ -340,6 +347,11 @@ class AlarmProcessor:
                 if quiet or not self._limiter.allow(subscription, channel):
                     state = State.SUPPRESSED
                 claims.append((key, subscription.account_id, state, notice))
+        return await self._claim_all(claims)
+
+    async def _claim_all(
+        self, claims: list[tuple[DeliveryKey, str, State, Notice]]
+    ) -> list[DeliveryKey]:
         results = await asyncio.gather(
             *(
                 self._store.claim(k, account_id=a, state=s, notice=n, now=self._now())
@@ -354,11 +366,65 @@ class AlarmProcessor:
                 DELIVERIES.labels(key.channel.name, "suppressed").inc()
         return fresh
 
+    async def _claim_command_result(self, result: command_pb2.CommandResult) -> list[DeliveryKey]:
+        """A command's result, once per (command, status, subscription, channel), to the
+        subscriptions that asked for command results of the device."""
+        owner = self._directory.owner_of(result.device_id)
+        ancestors = self._directory.ancestors_of(owner)
+        concerned = [
+            s
+            for s in self._subscriptions.all()
+            if s.command_results
+            and not s.disabled
+            and SubscriptionScope.covers(
+                s, device_id=result.device_id, owner_account_id=owner, owner_ancestors=ancestors
+            )
+        ]
+        if not concerned:
+            return []
+        when = (
+            result.result_time.ToDatetime(tzinfo=UTC)
+            if result.HasField("result_time")
+            else self._now()
+        )
+        status = command_pb2.CommandStatus.Name(result.status)
+        label = status.removeprefix("COMMAND_STATUS_").replace("_", " ").lower()
+        claims = []
+        for subscription in concerned:
+            zone = zone_of(subscription.time_zone, self._default_zone)
+            notice = Notice(
+                title=f"Command {label} on {result.device_id}",
+                body=f"Command {result.command_id} {label} on {result.device_id} at "
+                f"{local_time(when, zone)}.",
+                document={
+                    "event": "command_result",
+                    "command_id": result.command_id,
+                    "device_id": result.device_id,
+                    "status": status,
+                    "result_time": when.isoformat(),
+                    "alarm_time": when.isoformat(),
+                    "time_zone": zone.key,
+                    "reply_text": result.reply_text,
+                },
+            )
+            for channel in dict.fromkeys(Channel(c) for c in subscription.channels):
+                key = DeliveryKey(
+                    f"command:{result.command_id}:{status}", subscription.subscription_id, channel
+                )
+                state = State.PENDING
+                if in_quiet_hours(subscription.quiet_hours, when, zone) or not self._limiter.allow(
+                    subscription, channel
+                ):
+                    state = State.SUPPRESSED
+                claims.append((key, subscription.account_id, state, notice))
+        return await self._claim_all(claims)
+
 
 def _document(
     alarm: alarm_pb2.AlarmRaised, when: datetime, place: str, zone: str
 ) -> dict[str, object]:
     document: dict[str, object] = {
+        "event": "alarm",
         "alarm_id": alarm.alarm_id,
         "device_id": alarm.device_id,
         "account_id": alarm.owner_account_id,

@@ -222,7 +222,9 @@ class NotificationRunner:
 
     async def start(self, **overrides: Any) -> NotificationApp:
         if not self._group_ready:
-            await start_group_at_end(KafkaSettings(), self.group, "alarm.alarms.v1")
+            await start_group_at_end(
+                KafkaSettings(), self.group, "alarm.alarms.v1", "tracking.command-results.v1"
+            )
             self._group_ready = True
         values: dict[str, Any] = {
             "grpc_port": 0,

@@ -218,3 +218,30 @@ def _returning(value: list[pb.Subscription]):
         return value
 
     return get
+
+
+async def test_command_results_go_once_to_subscriptions_that_asked_for_them() -> None:
+    from trackstream.tracking.v1 import command_pb2
+
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, processor = build(
+        [hook],
+        [
+            subscription("wants", [pb.CHANNEL_WEBHOOK], command_results=True),
+            subscription("alarms-only", [pb.CHANNEL_WEBHOOK]),
+        ],
+    )
+    result = command_pb2.CommandResult(
+        command_id="cmd-1", device_id="dev-1", status=command_pb2.COMMAND_STATUS_DELIVERED
+    )
+    event: ConsumedEvent = cast(Any, ConsumedEvent)(
+        None, result, "dev-1", "tracking.command-results.v1", 0, 0
+    )
+    await processor.handle([event])
+    await processor.handle([event])  # replay
+    await settle(store, dispatcher)
+    assert [k.subscription_id for k, _ in hook.sent] == ["wants"]
+    (record,) = store.deliveries.values()
+    assert record.key.alarm_id == "command:cmd-1:COMMAND_STATUS_DELIVERED"
+    assert record.notice.document["event"] == "command_result"
+    assert record.notice.title == "Command delivered on dev-1"
