@@ -353,3 +353,47 @@ async def test_erasure_removes_subscriptions_inbox_and_log_and_is_idempotent(
         await asyncio.sleep(0)
     finally:
         await channel.close()
+
+
+async def test_command_results_reach_subscriptions_that_asked_for_them_once(
+    notification_service: NotificationRunner, receiver: Receiver
+) -> None:
+    from trackstream.tracking.v1 import command_pb2
+    from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
+
+    account = f"acc-{uuid.uuid4().hex[:8]}"
+    device = await register_device(account)
+    app = await notification_service.start()
+    channel, api = stub(app)
+    try:
+        await api.CreateSubscription(
+            webhook_sub(account, f"{receiver.url}/commands", command_results=True)
+        )
+        await api.CreateSubscription(webhook_sub(account, f"{receiver.url}/alarms-only"))
+        result = command_pb2.CommandResult(
+            command_id=str(uuid.uuid4()),
+            device_id=device,
+            status=command_pb2.COMMAND_STATUS_DELIVERED,
+        )
+        result.result_time.FromDatetime(datetime.now(UTC))
+        publisher = EventPublisher.create(KafkaSettings(), source="/tests/ingest")
+        await publisher.start()
+        try:
+            for _ in range(2):  # the second is a replay
+                await publisher.publish_many(
+                    [Outgoing("tracking.command-results.v1", result, key=device)]
+                )
+        finally:
+            await publisher.stop()
+        marker = alarm(device, account)
+        await publish_alarms([marker])
+        await eventually(lambda: any(r.path == "/alarms-only" for r in receiver.accepted))
+        await eventually(lambda: len([r for r in receiver.accepted if r.path == "/commands"]) >= 2)
+        commands = [json.loads(r.body) for r in receiver.accepted if r.path == "/commands"]
+        assert sorted(c["event"] for c in commands) == ["alarm", "command_result"]
+        (command,) = [c for c in commands if c["event"] == "command_result"]
+        assert command["command_id"] == result.command_id
+        assert command["status"] == "COMMAND_STATUS_DELIVERED"
+        assert [r.path for r in receiver.accepted].count("/alarms-only") == 1
+    finally:
+        await channel.close()
