@@ -13,6 +13,7 @@ from benchmarks import (
     history_store,
     idle_memory,
     ingest_pipeline,
+    media,
     notification,
 )
 from benchmarks.common import save
@@ -29,6 +30,7 @@ def main() -> int:
         gateway,
         geocoding,
         alarm,
+        media,
         notification,
     ):
         result = bench.run()

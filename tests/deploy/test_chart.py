@@ -208,8 +208,8 @@ def test_autoscaling_replaces_replicas_and_consumers_stay_within_their_partition
         assert "replicas" not in deployment["spec"]
         target = hpas[component(deployment)]["spec"]["scaleTargetRef"]
         assert target["name"] == deployment["metadata"]["name"]
-    # a history or geocoding replica beyond the partitions of tracking.positions.v1 would sit idle
-    for consumer in ("history", "geocoding"):
+    # a consumer replica beyond the partitions of tracking.positions.v1 would sit idle
+    for consumer in ("history", "geocoding", "alarm"):
         assert hpas[consumer]["spec"]["maxReplicas"] <= topic("tracking.positions.v1").partitions
 
 
@@ -325,6 +325,7 @@ def test_the_gateway_reaches_its_backends_through_their_services_and_policies(
         ("identity", "GATEWAY_IDENTITY_ADDRESS"),
         ("history", "GATEWAY_HISTORY_ADDRESS"),
         ("geocoding", "GATEWAY_GEOCODING_ADDRESS"),
+        ("alarm", "GATEWAY_ALARM_ADDRESS"),
     ):
         host, port = gateway_env[variable].split(":")
         service = services[host]["spec"]

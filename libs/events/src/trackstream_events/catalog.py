@@ -290,6 +290,18 @@ TOPICS: tuple[Topic, ...] = (
         description="accounts' alarm rules (overspeed, offline, idle, ...); tombstone deletes",
     ),
     Topic(
+        name="media.objects.v1",
+        owner="media",
+        key="device_id",
+        value_types=("trackstream.media.v1.MediaStored",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.PSEUDONYMOUS,
+        erasure=ErasureClass.RETENTION,
+        description="media verified, stored and catalogued (for notifications)",
+    ),
+    Topic(
         name="alarm.device-state.v1",
         owner="alarm",
         key="device_id",

@@ -24,6 +24,7 @@ from gateway.context import GatewayContext, Publisher
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
 from gateway.domain.ratelimit import RateLimiter
+from trackstream.alarm.v1 import alarm_service_pb2_grpc as alarm_grpc
 from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
@@ -178,6 +179,7 @@ def bootstrap(
     identity_channel = grpc.aio.insecure_channel(settings.identity_address)
     history_channel = grpc.aio.insecure_channel(settings.history_address)
     geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
+    alarm_channel = grpc.aio.insecure_channel(settings.alarm_address)
     identity = identity_grpc.IdentityServiceStub(identity_channel)
     hub = LiveHub(settings.live_queue_size)
     directory.on_revocation(hub.credential_revoked)
@@ -188,6 +190,7 @@ def bootstrap(
         identity=identity,
         history=history_grpc.HistoryServiceStub(history_channel),
         geocoding=geocoding_grpc.GeocodingServiceStub(geocoding_channel),
+        alarm=alarm_grpc.AlarmServiceStub(alarm_channel),
         publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
@@ -229,7 +232,7 @@ def bootstrap(
         settings=settings,
         context=context,
         app=create_app(context),
-        channels=[identity_channel, history_channel, geocoding_channel],
+        channels=[identity_channel, history_channel, geocoding_channel, alarm_channel],
         tables=tables,
         kafka=kafka,
         owns_publisher=publisher is None,

@@ -21,7 +21,8 @@ class GatewaySettings(ServiceSettings):
     identity_address: str = "127.0.0.1:50071"
     history_address: str = "127.0.0.1:50061"
     geocoding_address: str = "127.0.0.1:50081"
-    #: deadline of one call to identity, history or geocoding
+    alarm_address: str = "127.0.0.1:50091"
+    #: deadline of one call to identity, history, geocoding or alarm
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)
     rate_per_s: float = 20.0

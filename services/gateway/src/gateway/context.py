@@ -16,6 +16,7 @@ from gateway.config import GatewaySettings
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
 from gateway.domain.ratelimit import RateLimiter
+from trackstream.alarm.v1 import alarm_service_pb2_grpc as alarm_grpc
 from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
@@ -38,6 +39,7 @@ class GatewayContext:
     identity: identity_grpc.IdentityServiceStub
     history: history_grpc.HistoryServiceStub
     geocoding: geocoding_grpc.GeocodingServiceStub
+    alarm: alarm_grpc.AlarmServiceStub
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

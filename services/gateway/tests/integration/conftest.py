@@ -1,7 +1,9 @@
 """The gateway against the real stack: identity, history (and ingest, where a test needs it)
 run in this process on free ports, over the real Kafka and Cassandra; geocoding's gRPC API
 too, on its real offline dataset (loaded in a thread while identity and history start; its
-Kafka side is not run: the gateway only asks it).
+Kafka side is not run: the gateway only asks it), and alarm's gRPC API over its real tables
+(identity's registry and accounts, the geofences and rules topics) and its Cassandra history
+(its engine and history writer are not run: the gateway only manages and queries).
 
 One stack serves the whole session (starting identity, history and a gateway takes seconds),
 so tests here run in the session's event loop (``pytestmark`` in each module) and create
@@ -24,6 +26,11 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
+from alarm.adapters.grpc_api import AlarmApi
+from alarm.adapters.grpc_api import serve_grpc as serve_alarm
+from alarm.bootstrap import AlarmApp
+from alarm.bootstrap import bootstrap as bootstrap_alarm
+from alarm.config import AlarmSettings
 from gateway.bootstrap import Gateway
 from gateway.bootstrap import bootstrap as bootstrap_gateway
 from gateway.config import GatewaySettings
@@ -77,6 +84,7 @@ class Stack:
     gateway: Gateway
     platform_id: str
     geocoding_port: int
+    alarm: AlarmApp
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
     @property
@@ -95,6 +103,7 @@ class Stack:
             "identity_address": f"127.0.0.1:{self.identity.grpc_port}",
             "history_address": f"127.0.0.1:{self.history.grpc_port}",
             "geocoding_address": f"127.0.0.1:{self.geocoding_port}",
+            "alarm_address": f"127.0.0.1:{self.alarm.grpc_port}",
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -158,6 +167,37 @@ async def consuming(history: HistoryApp) -> None:
         await eventually(stored, within=90)
 
 
+@contextlib.asynccontextmanager
+async def alarm_api() -> AsyncIterator[AlarmApp]:
+    """Alarm's gRPC API as its bootstrap wires it, without the engine: its tables followed,
+    its publisher started, its store on the real Cassandra."""
+    app = bootstrap_alarm(AlarmSettings(grpc_port=0))
+    stopping = asyncio.Event()
+    loading = [asyncio.create_task(t.run(stopping)) for t in app.tables.all()]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(t.ready.wait() for t in app.tables.all())), 90)
+        await app.publisher.start()
+        api = AlarmApi(
+            definitions=app.definitions,
+            directory=app.directory,
+            publisher=app.publisher,
+            store=app.store,
+            apply_fence=app.tables.geofences.apply,
+            apply_rule=app.tables.rules.apply,
+        )
+        server, app.grpc_port = await serve_alarm(api, "127.0.0.1", 0)
+        try:
+            yield app
+        finally:
+            await server.stop(1)
+            await app.publisher.stop()
+    finally:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*loading), 10)
+        app.cassandra.close()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
@@ -187,12 +227,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     platform, _ = await identity.identity.bootstrap_platform(
         email=unique_email("platform"), password=PASSWORD, display_name="Platform"
     )
+    exits = contextlib.AsyncExitStack()
+    alarm = await exits.enter_async_context(alarm_api())
     stack = Stack(
         identity=identity,
         history=history,
         gateway=None,  # type: ignore[arg-type]
         platform_id=platform.account_id,
         geocoding_port=geocoding_port,
+        alarm=alarm,
     )
     stack.gateway = await stack.start_gateway()
     try:
@@ -203,6 +246,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 30)
         await geocoding.stop(1)
+        await exits.aclose()
         for stopping, task in ((history_stop, history_task), (identity_stop, identity_task)):
             stopping.set()
             await asyncio.wait_for(task, 30)

@@ -23,9 +23,12 @@ from typing import Any, cast
 import httpx
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from alarm.adapters.store import AlarmStore
 from gateway.api.app import create_app
 from gateway.context import GatewayContext
-from services.gateway.tests.integration.conftest import bearer, unique_imei
+from services.gateway.tests.integration.conftest import bearer, eventually, unique_imei
+from trackstream.alarm.v1 import alarm_pb2
+from trackstream_events.timestamps import to_timestamp
 
 READ, COMMAND, MANAGE = "read", "command", "manage"
 
@@ -44,6 +47,8 @@ class Party:
 @dataclass
 class World:
     parties: dict[str, Party]
+    #: alarm's history store: the targets' alarms are written straight into it
+    alarms: AlarmStore
     #: who manages the devices of each party (an admin at or above it)
     admin_of: dict[str, str] = field(
         default_factory=lambda: {"A": "A", "A1": "A1", "Av": "A1", "B": "B"}
@@ -62,6 +67,9 @@ class Target:
     link_token: str
     command_id: str
     key_id: str
+    geofence_id: str
+    rule_id: str
+    alarm_id: str
     #: an account of neither tree the device is shared with (unsharing needs a share)
     other_account_id: str
     caller_account_id: str = ""
@@ -100,6 +108,21 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
     assert command.status_code == 202, command.text
     assert shared.status_code == 200, shared.text
     assert key.status_code == 201, key.text
+    geofence, rule = await asyncio.gather(
+        _bound(client, admin, "/v1/geofences", account_id, device_id, CIRCLE),
+        _bound(client, admin, "/v1/alarm-rules", account_id, device_id, {"kind": "ignition"}),
+    )
+    alarm = alarm_pb2.AlarmRaised(
+        alarm_id=str(uuid.uuid4()),
+        device_id=device_id,
+        owner_account_id=account_id,
+        type=alarm_pb2.ALARM_TYPE_IGNITION_ON,
+        origin=alarm_pb2.ALARM_ORIGIN_PLATFORM,
+        severity=alarm_pb2.SEVERITY_INFO,
+        alarm_time=to_timestamp(datetime.now(UTC) - timedelta(minutes=5)),
+        rule_id=rule["rule_id"].rpartition(".")[2],
+    )
+    await world.alarms.write([alarm])
     return Target(
         owner=owner,
         account_id=account_id,
@@ -108,8 +131,40 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         link_token=link.json()["token"],
         command_id=command.json()["command_id"],
         key_id=key.json()["key"]["key_id"],
+        geofence_id=geofence["geofence_id"],
+        rule_id=rule["rule_id"],
+        alarm_id=alarm.alarm_id,
         other_account_id=world[other].account_id,
     )
+
+
+CIRCLE = {"circle": {"center": {"latitude": 48.57, "longitude": 7.75}, "radius_m": 300.0}}
+
+
+async def _bound(
+    client: httpx.AsyncClient,
+    admin: Party,
+    path: str,
+    account_id: str,
+    device_id: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """A geofence or rule of the account bound to the device, once alarm knows the device (it
+    learns it from identity's registry topic)."""
+    created: dict[str, Any] = {}
+
+    async def made() -> bool:
+        response = await client.post(
+            path,
+            headers=admin.headers,
+            json={**body, "account_id": account_id, "device_ids": [device_id]},
+        )
+        assert response.status_code in (201, 404), response.text
+        created.update(response.json() if response.status_code == 201 else {})
+        return response.status_code == 201
+
+    await eventually(made)
+    return created
 
 
 @dataclass(frozen=True)
@@ -122,8 +177,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Row:
-    #: device, account, command, link, api_key, listing, self, public, websocket, or
-    #: no_tenant_data (authenticated, but about nobody's data: geocoding lookups)
+    #: device, account, command, link, api_key, geofence, rule, listing, self, public,
+    #: websocket, or no_tenant_data (authenticated, but about nobody's data: geocoding lookups)
     acts_on: str
     need: str
     build: Callable[[Target], Call] | None = None
@@ -133,6 +188,11 @@ class Row:
 def _day() -> dict[str, str]:
     end = datetime.now(UTC)
     return {"start": (end - timedelta(days=1)).isoformat(), "end": end.isoformat()}
+
+
+def _alarm_day() -> dict[str, str]:
+    end = datetime.now(UTC)
+    return {"from": (end - timedelta(days=1)).isoformat(), "to": end.isoformat()}
 
 
 def _dev(method: str, suffix: str = "", **kw: Any) -> Callable[[Target], Call]:
@@ -276,6 +336,60 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/commands/{command_id}"): Row(
         "command", READ, lambda t: Call("GET", f"/v1/commands/{t.command_id}")
+    ),
+    # ---- geofences and alarm rules of an account, and alarms of a device
+    ("POST", "/v1/geofences"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call("POST", "/v1/geofences", json={**CIRCLE, "account_id": t.account_id}),
+    ),
+    ("GET", "/v1/geofences"): Row(
+        "account", READ, lambda t: Call("GET", "/v1/geofences", params={"account_id": t.account_id})
+    ),
+    ("GET", "/v1/geofences/{geofence_id}"): Row(
+        "geofence", READ, lambda t: Call("GET", f"/v1/geofences/{t.geofence_id}")
+    ),
+    ("PATCH", "/v1/geofences/{geofence_id}"): Row(
+        "geofence",
+        MANAGE,
+        lambda t: Call("PATCH", f"/v1/geofences/{t.geofence_id}", json={"name": "renamed"}),
+    ),
+    ("DELETE", "/v1/geofences/{geofence_id}"): Row(
+        "geofence", MANAGE, lambda t: Call("DELETE", f"/v1/geofences/{t.geofence_id}")
+    ),
+    ("POST", "/v1/alarm-rules"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call(
+            "POST", "/v1/alarm-rules", json={"kind": "ignition", "account_id": t.account_id}
+        ),
+    ),
+    ("GET", "/v1/alarm-rules"): Row(
+        "account",
+        READ,
+        lambda t: Call("GET", "/v1/alarm-rules", params={"account_id": t.account_id}),
+    ),
+    ("GET", "/v1/alarm-rules/{rule_id}"): Row(
+        "rule", READ, lambda t: Call("GET", f"/v1/alarm-rules/{t.rule_id}")
+    ),
+    ("PATCH", "/v1/alarm-rules/{rule_id}"): Row(
+        "rule",
+        MANAGE,
+        lambda t: Call("PATCH", f"/v1/alarm-rules/{t.rule_id}", json={"enabled": False}),
+    ),
+    ("DELETE", "/v1/alarm-rules/{rule_id}"): Row(
+        "rule", MANAGE, lambda t: Call("DELETE", f"/v1/alarm-rules/{t.rule_id}")
+    ),
+    ("GET", "/v1/devices/{device_id}/alarms"): Row(
+        "device", READ, lambda t: _dev("GET", "/alarms", params=_alarm_day())(t)
+    ),
+    ("POST", "/v1/devices/{device_id}/alarms/{alarm_id}/acknowledge"): Row(
+        "device",
+        COMMAND,
+        lambda t: _dev("POST", f"/alarms/{t.alarm_id}/acknowledge", json={"note": "seen"})(t),
+    ),
+    ("POST", "/v1/devices/{device_id}/alarms/{alarm_id}/resolve"): Row(
+        "device", COMMAND, lambda t: _dev("POST", f"/alarms/{t.alarm_id}/resolve")(t)
     ),
     # ---- history
     ("GET", "/v1/devices/{device_id}/track"): Row(

@@ -8,6 +8,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.adapters.live import LIVE_TOPICS, LiveHub, message_of
 from gateway.domain.directory import Directory
+from trackstream.alarm.v1 import alarm_pb2
+from trackstream.tracking.v1 import alarm_pb2 as tracking_alarm_pb2
 from trackstream.tracking.v1 import device_pb2, fix_pb2, position_pb2
 
 
@@ -71,4 +73,35 @@ def test_records_become_typed_json_messages() -> None:
         "reason": "idle_timeout",
     }
     assert message_of("trackstream.tracking.v1.CommandRequested", b"") is None
-    assert len(LIVE_TOPICS) == 4
+    assert len(LIVE_TOPICS) == 5
+
+
+def test_platform_alarms_stream_as_alarms_with_their_origin() -> None:
+    now = Timestamp(seconds=1_780_000_000)
+    raised = alarm_pb2.AlarmRaised(
+        alarm_id="al-1",
+        device_id="d1",
+        owner_account_id="A1",
+        type=alarm_pb2.ALARM_TYPE_GEOFENCE_ENTER,
+        origin=alarm_pb2.ALARM_ORIGIN_PLATFORM,
+        severity=alarm_pb2.SEVERITY_WARNING,
+        alarm_time=now,
+        geofence_id="g1",
+        details={"speed_kmh": "42"},
+    )
+    found = message_of("trackstream.alarm.v1.AlarmRaised", raised.SerializeToString())
+    assert found is not None
+    device_id, message = found
+    assert device_id == "d1"
+    assert message["type"] == "alarm" and message["origin"] == "platform"
+    assert message["alarm_type"] == "geofence_enter" and message["alarm_id"] == "al-1"
+    assert message["geofence_id"] == "A1.g1" and message["severity"] == "warning"
+    assert message["time"] == "2026-05-28T20:26:40Z" and message["details"] == {"speed_kmh": "42"}
+    # a device alarm is streamed from tracking.device-alarms.v1 already: not twice
+    raised.origin = alarm_pb2.ALARM_ORIGIN_DEVICE
+    assert message_of("trackstream.alarm.v1.AlarmRaised", raised.SerializeToString()) is None
+    device = tracking_alarm_pb2.DeviceAlarmReported(
+        device_id="d1", alarm_type="sos", alarm_time=now
+    )
+    found = message_of("trackstream.tracking.v1.DeviceAlarmReported", device.SerializeToString())
+    assert found is not None and found[1]["origin"] == "device" and found[1]["type"] == "alarm"

@@ -1,7 +1,7 @@
-"""Live fan-out: every gateway instance reads the device streams from their latest offsets
-(outside any consumer group, so each instance sees everything) and hands each message to the
-WebSockets allowed to see its device. A socket that cannot keep up loses messages (counted),
-never memory: each has a bounded queue."""
+"""Live fan-out: every gateway instance reads the device streams and the platform alarms of
+alarm.alarms.v1 from their latest offsets (outside any consumer group, so each instance sees
+everything) and hands each message to the WebSockets allowed to see its device. A socket that
+cannot keep up loses messages (counted), never memory: each has a bounded queue."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from gateway.domain import render
+from trackstream.alarm.v1 import alarm_pb2 as platform_alarm_pb2
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, position_pb2
 from trackstream_events.envelope import Envelope
 from trackstream_events.registry import EventRegistry
@@ -27,6 +28,7 @@ LIVE_TOPICS = (
     "tracking.device-status.v1",
     "tracking.device-alarms.v1",
     "tracking.device-sessions.v1",
+    "alarm.alarms.v1",
 )
 LIVE_SENT = Counter("trackstream_gateway_live_messages_total", "Live messages queued to sockets")
 LIVE_DROPPED = Counter(
@@ -40,6 +42,7 @@ _RENDER: dict[type[Any], Callable[[Any], render.JSON]] = {
     alarm_pb2.DeviceAlarmReported: render.live_alarm,
     device_pb2.DeviceConnected: render.live_session,
     device_pb2.DeviceDisconnected: render.live_session,
+    platform_alarm_pb2.AlarmRaised: render.live_platform_alarm,
 }
 _REGISTRY = EventRegistry(*_RENDER)
 
@@ -108,6 +111,13 @@ def message_of(type_name: str, value: bytes) -> tuple[str, render.JSON] | None:
     if type_name not in _REGISTRY:
         return None
     event = _REGISTRY.decode(type_name, value)
+    if (
+        isinstance(event, platform_alarm_pb2.AlarmRaised)
+        and event.origin != platform_alarm_pb2.ALARM_ORIGIN_PLATFORM
+    ):
+        # device alarms come straight from tracking.device-alarms.v1 (origin "device"),
+        # without waiting for the alarm service: alarm.alarms.v1 repeats them, normalised
+        return None
     return getattr(event, "device_id", ""), _RENDER[type(event)](event)
 
 

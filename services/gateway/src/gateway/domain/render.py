@@ -8,6 +8,9 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from trackstream.alarm.v1 import alarm_pb2 as platform_alarm_pb2
+from trackstream.alarm.v1 import alarm_service_pb2 as alarm_service_pb2
+from trackstream.alarm.v1 import geofence_pb2
 from trackstream.geocoding.v1 import place_pb2
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, fix_pb2, position_pb2
@@ -158,6 +161,7 @@ def live_status(event: device_pb2.DeviceStatusReported) -> JSON:
 def live_alarm(event: alarm_pb2.DeviceAlarmReported) -> JSON:
     out: JSON = {
         "type": "alarm",
+        "origin": "device",
         "device_id": event.device_id,
         "alarm_type": event.alarm_type,
         "time": iso(event.alarm_time),
@@ -184,3 +188,122 @@ def live_session(event: device_pb2.DeviceConnected | device_pb2.DeviceDisconnect
         .removeprefix("DISCONNECT_REASON_")
         .lower(),
     }
+
+
+# ---------------------------------------------------------------------- alarm service
+
+#: ids the REST API shows for an account's geofences and rules: "<account id>.<id>", so a
+#: request names the account, which the gateway authorises before asking alarm
+OWNED_ID_SEPARATOR = "."
+
+
+def owned_id(account_id: str, item_id: str) -> str:
+    return f"{account_id}{OWNED_ID_SEPARATOR}{item_id}"
+
+
+def _enum_name(value: int, enum: Any, prefix: str) -> str:
+    try:
+        name: str = enum.Name(value)
+    except ValueError:
+        return "unspecified"
+    return name.removeprefix(prefix).lower()
+
+
+def alarm_type_name(value: int) -> str:
+    return _enum_name(value, platform_alarm_pb2.AlarmType, "ALARM_TYPE_")
+
+
+def rule_kind_name(value: int) -> str:
+    return _enum_name(value, geofence_pb2.RuleKind, "RULE_KIND_")
+
+
+def _lat_lng(point: geofence_pb2.LatLng) -> JSON:
+    return {"latitude": point.latitude, "longitude": point.longitude}
+
+
+def geofence_json(fence: geofence_pb2.Geofence) -> JSON:
+    shape = fence.WhichOneof("shape")
+    return {
+        "geofence_id": owned_id(fence.account_id, fence.geofence_id),
+        "account_id": fence.account_id,
+        "name": fence.name,
+        "circle": (
+            {"center": _lat_lng(fence.circle.center), "radius_m": fence.circle.radius_m}
+            if shape == "circle"
+            else None
+        ),
+        "polygon": (
+            {"vertices": [_lat_lng(v) for v in fence.polygon.vertices]}
+            if shape == "polygon"
+            else None
+        ),
+        "device_ids": list(fence.device_ids),
+        "alarm_on_enter": fence.alarm_on_enter,
+        "alarm_on_exit": fence.alarm_on_exit,
+        "dwell_alarm_s": fence.dwell_alarm_s,
+        "edge_margin_m": fence.edge_margin_m,
+        "confirm_s": fence.confirm_s,
+        "updated_time": iso_or_none(fence.updated_time, fence.HasField("updated_time")),
+    }
+
+
+def rule_json(rule: geofence_pb2.Rule) -> JSON:
+    return {
+        "rule_id": owned_id(rule.account_id, rule.rule_id),
+        "account_id": rule.account_id,
+        "name": rule.name,
+        "kind": rule_kind_name(rule.kind),
+        "device_ids": list(rule.device_ids),
+        "enabled": rule.enabled,
+        "speed_limit_kmh": rule.speed_limit_kmh,
+        "hysteresis": rule.hysteresis,
+        "min_duration_s": rule.min_duration_s,
+        "offline_after_s": rule.offline_after_s,
+        "idle_after_s": rule.idle_after_s,
+        "parked_after_s": rule.parked_after_s,
+        "battery_below_percent": rule.battery_below_percent,
+        "updated_time": iso_or_none(rule.updated_time, rule.HasField("updated_time")),
+    }
+
+
+def _raised_json(alarm: platform_alarm_pb2.AlarmRaised) -> JSON:
+    owner = alarm.owner_account_id
+    return {
+        "alarm_id": alarm.alarm_id,
+        "device_id": alarm.device_id,
+        "alarm_type": alarm_type_name(alarm.type),
+        "origin": _enum_name(alarm.origin, platform_alarm_pb2.AlarmOrigin, "ALARM_ORIGIN_"),
+        "severity": _enum_name(alarm.severity, platform_alarm_pb2.Severity, "SEVERITY_"),
+        "time": iso(alarm.alarm_time),
+        "fix": fix_json(alarm.fix) if alarm.HasField("fix") else None,
+        "rule_id": owned_id(owner, alarm.rule_id) if alarm.rule_id and owner else None,
+        "geofence_id": (
+            owned_id(owner, alarm.geofence_id) if alarm.geofence_id and owner else None
+        ),
+        "protocol_code": (
+            alarm.protocol_code if alarm.origin == platform_alarm_pb2.ALARM_ORIGIN_DEVICE else None
+        ),
+        "protocol_alarm_type": alarm.protocol_alarm_type or None,
+        "details": dict(alarm.details),
+    }
+
+
+def alarm_record_json(record: alarm_service_pb2.AlarmRecord) -> JSON:
+    acknowledged = record.HasField("acknowledged_time")
+    resolved = record.HasField("resolved_time")
+    return {
+        **_raised_json(record.alarm),
+        "state": "resolved" if resolved else "acknowledged" if acknowledged else "open",
+        "acknowledged_time": iso_or_none(record.acknowledged_time, acknowledged),
+        "acknowledged_by": record.acknowledged_by or None,
+        "resolved_time": iso_or_none(record.resolved_time, resolved),
+        "resolved_by": record.resolved_by or None,
+        "note": record.note,
+    }
+
+
+def live_platform_alarm(event: platform_alarm_pb2.AlarmRaised) -> JSON:
+    """An alarm of the alarm service (alarm.alarms.v1): the same ``alarm`` message as a
+    device-reported one, ``origin`` telling them apart, with the id to acknowledge it by."""
+    out = _raised_json(event)
+    return {"type": "alarm", **out}

@@ -7,6 +7,7 @@ import asyncio
 
 from ingest.ports import Registration
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
+from trackstream_kafka.index import SecondaryIndex
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import CompactedTable
 
@@ -17,22 +18,24 @@ class InMemoryDirectory:
     """A registry tests and the simulator seed directly."""
 
     def __init__(self) -> None:
-        self._by_hmac: dict[bytes, Registration] = {}
-        self._hmac_of: dict[str, bytes] = {}
+        self._by_hmac: SecondaryIndex[DeviceRegistered, bytes] = SecondaryIndex(
+            lambda registered: registered.identifier_hmac
+        )
+        self._registrations: dict[str, Registration] = {}
 
     def lookup(self, identifier_hmac: bytes) -> Registration | None:
-        return self._by_hmac.get(identifier_hmac)
+        device_id = self._by_hmac.lookup(identifier_hmac)
+        return None if device_id is None else self._registrations.get(device_id)
 
     def apply(self, device_id: str, registered: DeviceRegistered | None) -> None:
         """A record of the registry topic: a registration, or None for a tombstone."""
-        old = self._hmac_of.pop(device_id, None)
-        if old is not None:
-            self._by_hmac.pop(old, None)
-        if registered is not None:
-            self._by_hmac[registered.identifier_hmac] = Registration(
+        self._by_hmac.apply(device_id, registered)
+        if registered is None:
+            self._registrations.pop(device_id, None)
+        else:
+            self._registrations[device_id] = Registration(
                 device_id=device_id, timezone=registered.device_timezone
             )
-            self._hmac_of[device_id] = registered.identifier_hmac
 
     def __len__(self) -> int:
         return len(self._by_hmac)

@@ -1,0 +1,171 @@
+"""Media: upload MB/s through the media service (a Jimi dashcam's multipart HTTP upload on its
+port: parse, resolve the device, store in S3, verify nothing, catalogue in Cassandra, announce
+on Kafka acks=all), the service in its own process, against a raw minio ``put_object`` loop on
+the same data, same object store, same concurrency. Rounds alternate (raw, service, ...), best
+rate on each side. A run writes about 72 MB and deletes it again; the local SeaweedFS store
+holds 16 volumes of 64 MB and reclaims deleted bytes only when it vacuums (every 15 minutes by
+default), so back-to-back runs can fill it (writes then fail with 500)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from minio.deleteobjects import DeleteObject
+
+from benchmarks.common import Result
+from benchmarks.ingest_process import KEY, free_port, register
+from trackstream.media.v1 import media_service_pb2 as pb
+from trackstream.media.v1 import media_service_pb2_grpc as pb_grpc
+from trackstream_s3 import S3Settings, make_client
+
+TARGET = 0.7
+BUCKET = "trackstream-media"
+FILE_BYTES = 1024 * 1024
+FILES = 12
+CONCURRENCY = 4
+ROUNDS = 3
+BOUNDARY = "media-bench-boundary"
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _multipart(imei: str, data: bytes) -> bytes:
+    callback = json.dumps({"imei": imei, "mimeType": "image/jpeg"})
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="callbackBody"\r\n\r\n'
+            f'{callback}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="alarm.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+def _files(tag: str) -> list[bytes]:
+    """Distinct files per round (a repeated file would land on the same key)."""
+    return [tag.encode() + os.urandom(FILE_BYTES - len(tag)) for _ in range(FILES)]
+
+
+def _rate(upload: Callable[[int, bytes], None], files: list[bytes]) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(upload, range(len(files)), files))
+    elapsed = time.perf_counter() - started
+    return sum(len(f) for f in files) / elapsed / 1e6
+
+
+def run() -> Result:
+    client = make_client(S3Settings())
+    run_id = uuid.uuid4().hex[:8]
+    imei, device_id = "86" + str(uuid.uuid4().int)[:13], f"bench-media-{run_id}"
+    asyncio.run(register({imei: device_id}))
+    http_port, ops_port, grpc_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "MEDIA_HTTP_HOST": "127.0.0.1",
+        "MEDIA_HTTP_PORT": str(http_port),
+        "MEDIA_GRPC_PORT": str(grpc_port),
+        "MEDIA_OPS_PORT": str(ops_port),
+        "MEDIA_CONSUMER_GROUP": f"media-bench-{run_id}",
+        "MEDIA_IDENTIFIER_KEY": KEY.decode(),
+        "MEDIA_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "media"], env=env)
+    raw_prefix = f"bench-raw-{run_id}/"
+    try:
+        deadline = time.monotonic() + 180
+        while not _ready(ops_port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the media process did not become ready")
+            time.sleep(0.2)
+
+        def raw_put(n: int, data: bytes) -> None:
+            client.put_object(
+                BUCKET,
+                f"{raw_prefix}{n}-{data[:8].hex()}.jpg",
+                io.BytesIO(data),
+                len(data),
+                content_type="image/jpeg",
+            )
+
+        def service_put(n: int, data: bytes) -> None:
+            body = _multipart(imei, data)
+            connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=60)
+            try:
+                connection.request(
+                    "POST",
+                    "/upload",
+                    body=body,
+                    headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+                )
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"upload refused: {response.status} {answer[:200]!r}")
+            finally:
+                connection.close()
+
+        raw_rates, service_rates = [], []
+        for round_ in range(ROUNDS):
+            raw_rates.append(_rate(raw_put, _files(f"r{round_}")))
+            service_rates.append(_rate(service_put, _files(f"s{round_}")))
+        raw, service = max(raw_rates), max(service_rates)
+        return Result(
+            name="media_upload",
+            value=service,
+            baseline=raw,
+            unit="MB/s",
+            ratio=service / raw,
+            target=TARGET,
+            details={
+                "file_bytes": FILE_BYTES,
+                "files_per_round": FILES,
+                "concurrency": CONCURRENCY,
+                "raw_mb_s_per_round": [round(r, 1) for r in raw_rates],
+                "service_mb_s_per_round": [round(r, 1) for r in service_rates],
+            },
+        )
+    finally:
+        targets = [
+            DeleteObject(o.object_name or "", o.version_id)
+            for o in client.list_objects(BUCKET, prefix=raw_prefix, recursive=True)
+        ]
+        if targets:
+            list(client.remove_objects(BUCKET, targets))
+        if process.poll() is None:
+            asyncio.run(_erase(grpc_port, device_id))
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _erase(port: int, device_id: str) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await pb_grpc.MediaServiceStub(channel).EraseDevice(
+            pb.EraseDeviceRequest(device_id=device_id)
+        )
+
+
+if __name__ == "__main__":
+    print(run().line())

@@ -1,0 +1,1 @@
+"""Media service: dashcam pictures and videos (issue 9)."""

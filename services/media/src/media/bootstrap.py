@@ -1,0 +1,160 @@
+"""The only composition root of the media service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+
+from media.adapters.catalogue import CassandraCatalogue
+from media.adapters.devices import RegistryDevices
+from media.adapters.grpc_api import serve_grpc
+from media.adapters.http_upload import upload_app
+from media.adapters.object_store import S3ObjectStore
+from media.config import MediaSettings
+from media.domain.retention import RetentionPolicy
+from media.handlers import COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
+from trackstream_cassandra import CassandraStore, connect
+from trackstream_events.catalog import bucket
+from trackstream_events.registry import default_registry
+from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_s3 import ensure_buckets, make_client
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service runner owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class MediaService:
+    settings: MediaSettings
+    app: MediaApp
+    devices: RegistryDevices
+    publisher: EventPublisher
+    cassandra: CassandraStore
+    grpc_port: int = 0
+    http_port: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        s = self.settings
+        registry = asyncio.create_task(self.devices.table.run(stopping))
+        loaded = asyncio.create_task(self.devices.table.ready.wait())
+        await asyncio.wait({loaded, registry}, return_when=asyncio.FIRST_COMPLETED)
+        if registry.done():
+            registry.result()
+        await self.publisher.start()
+        consumer = EventConsumer(
+            settings=s.kafka,
+            group_id=s.consumer_group,
+            topics=[MEDIA_TOPIC, COMMAND_RESULTS],
+            handler=self.app.handle,
+            registry=default_registry(),
+            dead_letters=self.publisher,
+        )
+        await consumer.start()
+        grpc_server, self.grpc_port = await serve_grpc(self.app, s.grpc_host, s.grpc_port)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((s.http_host, s.http_port))
+        self.http_port = sock.getsockname()[1]
+        http = _Server(
+            uvicorn.Config(
+                upload_app(
+                    self.app,
+                    max_bytes=s.max_upload_bytes,
+                    allowed_content_types=frozenset(s.allowed_content_types),
+                ),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        serving = asyncio.create_task(http.serve(sockets=[sock]))
+        consuming = asyncio.create_task(consumer.run())
+        sweeping = asyncio.create_task(self._sweep_forever(stopping))
+        for _ in range(1000):
+            if http.started or serving.done():
+                break
+            await asyncio.sleep(0.01)
+        if serving.done():
+            serving.result()
+        self.ready.set()
+        log.info("media serving", extra={"grpc_port": self.grpc_port, "http_port": self.http_port})
+        try:
+            waiter = asyncio.create_task(stopping.wait())
+            await asyncio.wait(
+                {consuming, serving, sweeping, waiter}, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            for task in (consuming, serving, sweeping):
+                if task.done():
+                    task.result()
+        finally:
+            self.ready.clear()
+            http.should_exit = True
+            consumer.stop()
+            for task in (serving, consuming):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 30)
+            sweeping.cancel()
+            await grpc_server.stop(5)
+            await self.publisher.stop()
+            stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(registry, 10)
+            self.cassandra.close()
+
+    async def _sweep_forever(self, stopping: asyncio.Event) -> None:
+        """Retention: each round deletes what expired in the last week of days (a missed
+        round is caught up by the next)."""
+        while not stopping.is_set():
+            today = datetime.now(UTC).date()
+            try:
+                deleted = await self.app.sweep(today, since=today - timedelta(days=7))
+                if deleted:
+                    log.info("retention sweep", extra={"deleted": deleted})
+            except Exception:
+                log.exception("retention sweep failed; retried next round")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.sweep_interval_s)
+
+
+def bootstrap(settings: MediaSettings) -> MediaService:
+    cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+    client = make_client(settings.s3)
+    ensure_buckets(client, settings.s3, (bucket(settings.bucket),))
+    devices = RegistryDevices(settings.kafka, settings.identifier_key.get_secret_value().encode())
+    # each upload waits for its MediaStored ack before the device gets its answer, and uploads
+    # are few and large: no linger (the shared default batches many small position events)
+    publisher = EventPublisher.create(
+        settings.kafka.model_copy(update={"linger_ms": 0}), source="/media"
+    )
+    app = MediaApp(
+        store=S3ObjectStore(client, settings.bucket),
+        catalogue=CassandraCatalogue(cassandra),
+        publisher=publisher,
+        devices=devices,
+        retention=RetentionPolicy(settings.retention_days, settings.account_retention_days),
+        download_url_ttl_s=settings.download_url_ttl_s,
+    )
+    return MediaService(
+        settings=settings,
+        app=app,
+        devices=devices,
+        publisher=publisher,
+        cassandra=cassandra,
+    )

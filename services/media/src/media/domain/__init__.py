@@ -1,0 +1,1 @@
+"""Pure media logic: no I/O."""

@@ -1,0 +1,241 @@
+"""The media application: events and requests in, catalogue rows, objects and events out.
+
+Nothing here does I/O itself; the ports (``media.ports``) are injected by ``bootstrap``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+from media.domain.capture import capture_command, media_ids_in_reply
+from media.domain.jimi import JimiUpload
+from media.domain.model import (
+    MediaKind,
+    MediaRecord,
+    Source,
+    kind_of,
+    media_id_of,
+    upload_object_key,
+)
+from media.domain.retention import RetentionPolicy
+from media.domain.verify import mismatch
+from media.metrics import DELETED, STORED_BYTES, UPLOADS
+from media.ports import Catalogue, Devices, ObjectStore, Publisher
+from trackstream.media.v1 import media_pb2
+from trackstream.tracking.v1.command_pb2 import CommandResult
+from trackstream.tracking.v1.media_pb2 import MediaUploaded
+from trackstream_events.timestamps import to_timestamp
+from trackstream_kafka import ConsumedEvent
+
+log = logging.getLogger(__name__)
+
+MEDIA_TOPIC = "tracking.media.v1"
+COMMAND_RESULTS = "tracking.command-results.v1"
+COMMANDS = "tracking.commands.v1"
+STORED_TOPIC = "media.objects.v1"
+
+
+class UnknownDevice(Exception):
+    """The upload's identifier does not resolve to a registered, enabled device."""
+
+
+def media_object(record: MediaRecord) -> media_pb2.MediaObject:
+    return media_pb2.MediaObject(
+        media_id=record.media_id,
+        device_id=record.device_id,
+        captured_time=to_timestamp(record.captured_time),
+        media_type=int(record.media_type),  # type: ignore[arg-type]
+        content_type=record.content_type,
+        size_bytes=record.size_bytes,
+        sha256=record.sha256,
+        bucket=record.bucket,
+        object_key=record.object_key,
+        alarm_id=record.alarm_id,
+        command_id=record.command_id,
+        source=int(record.source),  # type: ignore[arg-type]
+        event_code=record.event_code,
+        channel=record.channel,
+        account_id=record.account_id,
+    )
+
+
+@dataclass
+class MediaApp:
+    store: ObjectStore
+    catalogue: Catalogue
+    publisher: Publisher
+    devices: Devices
+    retention: RetentionPolicy
+    download_url_ttl_s: int = 300
+
+    # -- arriving media ---------------------------------------------------------------------
+
+    async def handle(self, consumed: ConsumedEvent) -> None:
+        """The Kafka entry point: one record of tracking.media.v1 or command results."""
+        message = consumed.message
+        if isinstance(message, MediaUploaded):
+            await self.on_media_uploaded(message)
+        elif isinstance(message, CommandResult):
+            await self.on_command_result(message)
+
+    async def on_command_result(self, result: CommandResult) -> None:
+        """A capture's 0x0805 answer names the device media ids it took: remember them so the
+        uploads that follow link to the request."""
+        if not result.command_id.startswith("capture-"):
+            return
+        for device_media_id in media_ids_in_reply(result.reply_text):
+            await self.catalogue.remember_capture(
+                result.device_id, device_media_id, result.command_id
+            )
+
+    async def on_media_uploaded(self, event: MediaUploaded) -> MediaRecord | None:
+        """Verify the object ingest stored, then catalogue and announce it. A missing or
+        partial object is logged and never catalogued."""
+        stored = await self.store.facts(event.bucket, event.object_key)
+        reason = mismatch(
+            expected_size=event.size_bytes, expected_sha256=event.sha256, stored=stored
+        )
+        if reason is not None:
+            UPLOADS.labels("jt808", "mismatch").inc()
+            log.warning(
+                "media not catalogued",
+                extra={"device_id": event.device_id, "media_id": event.media_id, "reason": reason},
+            )
+            return None
+        captured = (
+            event.fix.fix_time.ToDatetime(tzinfo=UTC)
+            if event.HasField("fix") and event.fix.HasField("fix_time")
+            else event.received_time.ToDatetime(tzinfo=UTC)
+        )
+        command_id = await self.catalogue.capture_of(event.device_id, event.media_id) or ""
+        record = MediaRecord(
+            media_id=media_id_of(event.bucket, event.object_key),
+            device_id=event.device_id,
+            captured_time=captured,
+            media_type=MediaKind(event.media_type)
+            if event.media_type in (1, 2, 3)
+            else kind_of(event.content_type),
+            content_type=event.content_type,
+            size_bytes=event.size_bytes,
+            sha256=event.sha256.lower(),
+            bucket=event.bucket,
+            object_key=event.object_key,
+            source=Source.JT808,
+            command_id=command_id,
+            event_code=str(event.event_code),
+            channel=event.channel,
+        )
+        return await self._catalogue(record)
+
+    async def accept_upload(self, upload: JimiUpload, *, now: datetime) -> MediaRecord:
+        """A Jimi HTTP upload: resolve the device, store the bytes, catalogue, announce."""
+        device_id = self.devices.device_of(upload.imei)
+        if device_id is None:
+            UPLOADS.labels("jimi_http", "unknown_device").inc()
+            raise UnknownDevice("unknown device")
+        # hashlib releases the GIL on large buffers: megabytes hash off the event loop
+        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(upload.data).hexdigest())
+        key = upload_object_key(device_id, now, sha256, upload.content_type)
+        await self.store.put(key, upload.data, upload.content_type)
+        record = MediaRecord(
+            media_id=media_id_of(self.store.bucket, key),
+            device_id=device_id,
+            captured_time=upload.alarm_time or now,
+            media_type=kind_of(upload.content_type),
+            content_type=upload.content_type,
+            size_bytes=len(upload.data),
+            sha256=sha256,
+            bucket=self.store.bucket,
+            object_key=key,
+            source=Source.JIMI_HTTP,
+            command_id=upload.instruction_id,
+            event_code=upload.event_type,
+        )
+        return await self._catalogue(record)
+
+    async def _catalogue(self, record: MediaRecord) -> MediaRecord:
+        account = self.devices.account_of(record.device_id) or ""
+        record = replace(record, account_id=account)
+        await self.catalogue.add(record, self.retention.expires_day(account, record.captured_time))
+        stored = media_pb2.MediaStored(
+            device_id=record.device_id,
+            object=media_object(record),
+            stored_time=to_timestamp(datetime.now(UTC)),
+        )
+        await self.publisher.publish(STORED_TOPIC, stored, key=record.device_id)
+        source = "jt808" if record.source is Source.JT808 else "jimi_http"
+        UPLOADS.labels(source, "stored").inc()
+        STORED_BYTES.labels(source).inc(record.size_bytes)
+        return record
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def owned(self, device_id: str, media_id: str) -> MediaRecord | None:
+        """The record, only when it belongs to ``device_id``."""
+        record = await self.catalogue.get(media_id)
+        if record is None or record.device_id != device_id:
+            return None
+        return record
+
+    async def download_url(self, device_id: str, media_id: str) -> tuple[MediaRecord, str] | None:
+        record = await self.owned(device_id, media_id)
+        if record is None:
+            return None
+        url = self.store.presigned_get(record.bucket, record.object_key, self.download_url_ttl_s)
+        return record, url
+
+    async def delete(self, device_id: str, media_id: str) -> bool:
+        record = await self.owned(device_id, media_id)
+        if record is None:
+            return False
+        await self.store.delete(record.bucket, record.object_key)
+        await self.catalogue.remove(record)
+        DELETED.labels("deleted").inc()
+        return True
+
+    async def request_capture(
+        self, device_id: str, *, channel: int, requested_by: str, now: datetime
+    ) -> str:
+        command_id = f"capture-{uuid.uuid4()}"
+        command = capture_command(
+            command_id=command_id,
+            device_id=device_id,
+            channel=channel,
+            requested_by=requested_by,
+            now=now,
+        )
+        await self.publisher.publish(COMMANDS, command, key=device_id)
+        return command_id
+
+    async def erase_device(self, device_id: str) -> tuple[int, int]:
+        """Every object version under the device's prefix, then every catalogue row.
+        Idempotent: a second run finds nothing and deletes nothing."""
+        objects = await self.store.delete_prefix(self.store.bucket, f"{device_id}/")
+        rows = 0
+        for record in await self.catalogue.all_of_device(device_id):
+            if record.bucket != self.store.bucket:
+                objects += await self.store.delete_prefix(record.bucket, record.object_key)
+            await self.catalogue.remove(record)
+            rows += 1
+        DELETED.labels("erased").inc(objects)
+        return objects, rows
+
+    async def sweep(self, today: date, *, since: date) -> int:
+        """Delete what expired on days in [since, today]; returns how many objects went."""
+        deleted = 0
+        day = since
+        while day <= today:
+            for media_id, _device in await self.catalogue.expiring(day):
+                record = await self.catalogue.get(media_id)
+                if record is not None:
+                    await self.store.delete(record.bucket, record.object_key)
+                    await self.catalogue.remove(record)
+                    DELETED.labels("expired").inc()
+                    deleted += 1
+            await self.catalogue.forget_expiry_day(day)
+            day = date.fromordinal(day.toordinal() + 1)
+        return deleted

@@ -1,0 +1,69 @@
+"""What the handlers need from the outside world (adapters and fakes implement these)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol
+
+from google.protobuf.message import Message
+
+from media.domain.model import MediaRecord
+from media.domain.verify import StoredFacts
+
+
+class ObjectStore(Protocol):
+    bucket: str
+
+    async def facts(self, bucket: str, key: str) -> StoredFacts | None: ...
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def delete(self, bucket: str, key: str) -> None: ...
+
+    async def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Every version of every object under ``prefix``; returns how many were deleted."""
+        ...
+
+    def presigned_get(self, bucket: str, key: str, ttl_s: int) -> str: ...
+
+
+class Catalogue(Protocol):
+    async def add(self, record: MediaRecord, expires_day: date | None) -> None: ...
+
+    async def get(self, media_id: str) -> MediaRecord | None: ...
+
+    async def list_by_device(
+        self, device_id: str, start: datetime, end: datetime, limit: int, after: str | None
+    ) -> tuple[list[MediaRecord], str | None]: ...
+
+    async def list_by_alarm(
+        self, alarm_id: str, limit: int, after: str | None
+    ) -> tuple[list[MediaRecord], str | None]: ...
+
+    async def remove(self, record: MediaRecord) -> None: ...
+
+    async def all_of_device(self, device_id: str) -> list[MediaRecord]: ...
+
+    async def expiring(self, day: date) -> list[tuple[str, str]]:
+        """(media_id, device_id) of what expires on ``day``."""
+        ...
+
+    async def forget_expiry_day(self, day: date) -> None: ...
+
+    async def remember_capture(
+        self, device_id: str, device_media_id: int, command_id: str
+    ) -> None: ...
+
+    async def capture_of(self, device_id: str, device_media_id: int) -> str | None: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, event: Message, *, key: str) -> object: ...
+
+
+class Devices(Protocol):
+    def device_of(self, identifier: str) -> str | None:
+        """The device id an IMEI/phone resolves to in the registry (None: unknown/disabled)."""
+        ...
+
+    def account_of(self, device_id: str) -> str | None: ...
