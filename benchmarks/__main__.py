@@ -14,6 +14,7 @@ from benchmarks import (
     idle_memory,
     ingest_pipeline,
     media,
+    notification,
 )
 from benchmarks.common import save
 
@@ -30,6 +31,7 @@ def main() -> int:
         geocoding,
         alarm,
         media,
+        notification,
     ):
         result = bench.run()
         print(result.line(), flush=True)

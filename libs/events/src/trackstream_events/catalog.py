@@ -314,6 +314,18 @@ TOPICS: tuple[Topic, ...] = (
         erasure=ErasureClass.TOMBSTONE,
         description="the alarm engine's per-device state (changelog, restored on assignment)",
     ),
+    Topic(
+        name="notification.inbox.v1",
+        owner="notification",
+        key="account_id",
+        value_types=("trackstream.notification.v1.InboxNotificationAdded",),
+        partitions=3,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=DAY_MS,
+        personal_data=PersonalData.LOCATION,
+        erasure=ErasureClass.RETENTION,
+        description="new in-app notifications per account, for the gateway's WebSocket",
+    ),
 )
 
 BUCKETS: tuple[Bucket, ...] = (

@@ -49,6 +49,7 @@ def default_registry() -> EventRegistry:
     from trackstream.geocoding.v1 import address_pb2
     from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
     from trackstream.media.v1 import media_pb2 as media_events
+    from trackstream.notification.v1 import notification_pb2
     from trackstream.tracking.v1 import (
         alarm_pb2,
         command_pb2,
@@ -78,4 +79,5 @@ def default_registry() -> EventRegistry:
         geofence_pb2.Rule,
         device_state_pb2.DeviceAlarmState,
         media_events.MediaStored,
+        notification_pb2.InboxNotificationAdded,
     )

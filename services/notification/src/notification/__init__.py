@@ -1,0 +1,1 @@
+"""Notification service: alarms delivered to people and systems (issue 10)."""

@@ -1,0 +1,1 @@
+"""Thin I/O: Cassandra, channels, geocoding, gRPC."""

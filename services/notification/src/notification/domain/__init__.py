@@ -1,0 +1,1 @@
+"""Pure notification rules: matching, quiet hours, rate limits, signatures, backoff, templates."""
