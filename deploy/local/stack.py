@@ -93,6 +93,12 @@ class StackSettings:
     media_ops_port: int = field(default_factory=lambda: int(_env("MEDIA_OPS_PORT", "9470")))
     media_grpc_port: int = field(default_factory=lambda: int(_env("MEDIA_GRPC_PORT", "50101")))
     media_http_port: int = field(default_factory=lambda: int(_env("MEDIA_HTTP_PORT", "5267")))
+    notification_ops_port: int = field(
+        default_factory=lambda: int(_env("NOTIFICATION_OPS_PORT", "9471"))
+    )
+    notification_grpc_port: int = field(
+        default_factory=lambda: int(_env("NOTIFICATION_GRPC_PORT", "50111"))
+    )
     gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
     gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
@@ -452,6 +458,12 @@ def components(settings: StackSettings) -> list[Component]:
             ["-m", "media"],
         ),
         Service(
+            "notification",
+            s,
+            {"grpc": s.notification_grpc_port, "ops": s.notification_ops_port},
+            ["-m", "notification"],
+        ),
+        Service(
             "gateway",
             s,
             {"http": s.gateway_http_port, "ops": s.gateway_ops_port},
@@ -733,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         "components",
         nargs="*",
         help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
-        "geocoding, alarm, media, gateway, fleet); "
+        "geocoding, alarm, media, notification, gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)
