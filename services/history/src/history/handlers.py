@@ -17,6 +17,7 @@ from history.domain.model import PointAddress, TrackPoint
 from history.domain.plausibility import flag
 from trackstream.geocoding.v1.address_pb2 import AddressResolved
 from trackstream.tracking.v1.position_pb2 import PositionReported
+from trackstream_events.fields import present
 from trackstream_kafka import ConsumedEvent, RetryableError
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,10 @@ def point_of(event: PositionReported) -> TrackPoint:
         speed_kmh=fix.speed_kmh,
         course_deg=fix.course_deg,
         valid=fix.valid,
-        altitude_m=fix.altitude_m if fix.HasField("altitude_m") else None,
-        satellites=fix.satellites if fix.HasField("satellites") else None,
-        ignition=event.ignition if event.HasField("ignition") else None,
-        odometer_m=event.odometer_m if event.HasField("odometer_m") else None,
+        altitude_m=present(fix, "altitude_m"),
+        satellites=present(fix, "satellites"),
+        ignition=present(event, "ignition"),
+        odometer_m=present(event, "odometer_m"),
         message_serial=event.origin.message_serial,
         archived=event.archived,
         received_time=event.received_time.ToDatetime(tzinfo=UTC)

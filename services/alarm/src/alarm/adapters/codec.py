@@ -15,6 +15,7 @@ from alarm.domain.rules import Rule, RuleKind
 from trackstream.alarm.v1 import alarm_pb2, device_state_pb2, geofence_pb2
 from trackstream.tracking.v1 import alarm_pb2 as device_alarm_pb2
 from trackstream.tracking.v1 import fix_pb2, position_pb2
+from trackstream_events.fields import present
 from trackstream_events.timestamps import to_timestamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,8 +43,8 @@ def position_of(event: position_pb2.PositionReported) -> Position:
         course_deg=fix.course_deg,
         valid=fix.valid,
         archived=event.archived,
-        ignition=event.ignition if event.HasField("ignition") else None,
-        battery_percent=event.battery_percent if event.HasField("battery_percent") else None,
+        ignition=present(event, "ignition"),
+        battery_percent=present(event, "battery_percent"),
     )
 
 

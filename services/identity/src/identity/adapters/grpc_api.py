@@ -27,6 +27,7 @@ from identity.handlers import Identity, TokenPair
 from identity.messages import account_message, api_key_message, device_message
 from trackstream.identity.v1 import identity_service_pb2 as pb
 from trackstream.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from trackstream_events.fields import present
 from trackstream_events.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
@@ -126,11 +127,11 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
             context,
             lambda: self._identity.update_account(
                 account_id=r.account_id,
-                display_name=r.display_name if r.HasField("display_name") else None,
-                phone=r.phone if r.HasField("phone") else None,
-                disabled=r.disabled if r.HasField("disabled") else None,
-                role=r.role if r.HasField("role") else None,
-                password=r.password if r.HasField("password") else None,
+                display_name=present(r, "display_name"),
+                phone=present(r, "phone"),
+                disabled=present(r, "disabled"),
+                role=present(r, "role"),
+                password=present(r, "password"),
             ),
         )
         return account_message(account)
@@ -229,10 +230,10 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
             context,
             lambda: self._identity.update_device(
                 device_id=r.device_id,
-                name=r.name if r.HasField("name") else None,
-                model=r.model if r.HasField("model") else None,
-                device_timezone=r.device_timezone if r.HasField("device_timezone") else None,
-                disabled=r.disabled if r.HasField("disabled") else None,
+                name=present(r, "name"),
+                model=present(r, "model"),
+                device_timezone=present(r, "device_timezone"),
+                disabled=present(r, "disabled"),
                 expiry_time=_time(r.expiry_time, r.HasField("expiry_time"), field="expiry_time"),
                 clear_expiry=r.clear_expiry,
             ),
