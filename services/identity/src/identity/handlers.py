@@ -40,6 +40,7 @@ from identity.domain.model import (
     ApiKey,
     Device,
     DeviceShare,
+    LocationConsent,
     Session,
     ShareLink,
 )
@@ -603,6 +604,9 @@ class Identity:
         name: str,
         device_timezone: str,
         expiry_time: datetime | None,
+        location_consent: LocationConsent = LocationConsent.UNRECORDED,
+        worn_by_minor: bool = False,
+        guardian_consent: bool = False,
     ) -> Device:
         protocol = protocol.strip().lower()
         identifier = rules.validate_identifier(protocol, identifier)
@@ -626,6 +630,9 @@ class Identity:
             disabled=False,
             expiry_time=expiry_time,
             registered_time=now,
+            location_consent=location_consent,
+            worn_by_minor=worn_by_minor,
+            guardian_consent=guardian_consent,
         )
         async with self._changing(DEVICE, device.device_id):
             holder = await self.store.claim_identifier(device.identifier_hmac, device.device_id)
@@ -662,8 +669,17 @@ class Identity:
         disabled: bool | None = None,
         expiry_time: datetime | None = None,
         clear_expiry: bool = False,
+        location_consent: LocationConsent = LocationConsent.UNRECORDED,
+        worn_by_minor: bool | None = None,
+        guardian_consent: bool | None = None,
     ) -> Device:
         changes: dict[str, object] = {}
+        if location_consent is not LocationConsent.UNRECORDED:  # a recorded answer stays one
+            changes["location_consent"] = location_consent
+        if worn_by_minor is not None:
+            changes["worn_by_minor"] = worn_by_minor
+        if guardian_consent is not None:
+            changes["guardian_consent"] = guardian_consent
         if name is not None:
             changes["name"] = rules.validate_device_name(name)
         if model is not None:

@@ -55,6 +55,9 @@ def device_registered(device: Device) -> device_registry_pb2.DeviceRegistered:
         shares=[_share(s) for s in device.shares],
         model=device.model,
         protocol=device.protocol,
+        location_consent=int(device.location_consent),  # type: ignore[arg-type]
+        worn_by_minor=device.worn_by_minor,
+        guardian_consent=device.guardian_consent,
     )
     if device.expiry_time is not None:
         message.expiry_time.CopyFrom(to_timestamp(device.expiry_time))
@@ -73,6 +76,9 @@ def device_message(device: Device) -> pb.Device:
         disabled=device.disabled,
         registered_time=to_timestamp(device.registered_time),
         shares=[_share(s) for s in device.shares],
+        location_consent=int(device.location_consent),  # type: ignore[arg-type]
+        worn_by_minor=device.worn_by_minor,
+        guardian_consent=device.guardian_consent,
     )
     if device.expiry_time is not None:
         message.expiry_time.CopyFrom(to_timestamp(device.expiry_time))

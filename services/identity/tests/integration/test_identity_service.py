@@ -279,6 +279,36 @@ async def test_devices_are_published_for_ingest_and_identifiers_are_unique(
                 pb.UnshareDeviceRequest(device_id=device.device_id, account_id=viewer.account_id)
             )
             await entry(lambda e: len(e.shares) == 0)
+            assert registered.location_consent == device_registry_pb2.LOCATION_CONSENT_UNSPECIFIED
+            # consent is recorded, withdrawn, and reaches ingest through the registry
+            await stub.UpdateDevice(
+                pb.UpdateDeviceRequest(
+                    device_id=device.device_id,
+                    location_consent=device_registry_pb2.LOCATION_CONSENT_GRANTED,
+                    worn_by_minor=True,
+                )
+            )
+            minor = await entry(lambda e: e.worn_by_minor)
+            assert minor.location_consent == device_registry_pb2.LOCATION_CONSENT_GRANTED
+            assert not minor.guardian_consent
+            await stub.UpdateDevice(
+                pb.UpdateDeviceRequest(
+                    device_id=device.device_id,
+                    location_consent=device_registry_pb2.LOCATION_CONSENT_WITHDRAWN,
+                )
+            )
+            withdrawn = await entry(
+                lambda e: e.location_consent == device_registry_pb2.LOCATION_CONSENT_WITHDRAWN
+            )
+            assert withdrawn.worn_by_minor  # an update touches only what it names
+            with pytest.raises(grpc.aio.AioRpcError) as bad_consent:
+                await stub.UpdateDevice(
+                    pb.UpdateDeviceRequest(
+                        device_id=device.device_id,
+                        location_consent=7,  # type: ignore[arg-type]
+                    )
+                )
+            assert bad_consent.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             await stub.UpdateDevice(
                 pb.UpdateDeviceRequest(device_id=device.device_id, disabled=True)
             )

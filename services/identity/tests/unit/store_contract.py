@@ -13,6 +13,7 @@ from identity.domain.model import (
     ApiKey,
     Device,
     DeviceShare,
+    LocationConsent,
     Session,
     ShareLink,
 )
@@ -98,6 +99,9 @@ class StoreContract:
             expiry_time=NOW + timedelta(days=365),
             registered_time=NOW,
             shares=(DeviceShare("a", None), DeviceShare("b", NOW + timedelta(days=1))),
+            location_consent=LocationConsent.WITHDRAWN,
+            worn_by_minor=True,
+            guardian_consent=True,
         )
         assert await store.claim_identifier(device.identifier_hmac, device.device_id) is None
         assert await store.claim_identifier(device.identifier_hmac, new_id()) == device.device_id

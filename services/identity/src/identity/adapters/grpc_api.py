@@ -23,6 +23,7 @@ from identity.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from identity.domain.model import LocationConsent
 from identity.handlers import Identity, TokenPair
 from identity.messages import account_message, api_key_message, device_message
 from trackstream.identity.v1 import identity_service_pb2 as pb
@@ -52,6 +53,13 @@ def _time(ts: Timestamp, present: bool, *, field: str) -> datetime | None:
         return ts.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise InvalidArgument(f"{field} is not a valid time (years 1-9999)") from None
+
+
+def _consent(value: int) -> LocationConsent:
+    try:
+        return LocationConsent(value)
+    except ValueError:
+        raise InvalidArgument(f"location_consent {value} is not a known answer") from None
 
 
 def _pair(pair: TokenPair) -> pb.TokenPair:
@@ -212,6 +220,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
                 expiry_time=_time(
                     request.expiry_time, request.HasField("expiry_time"), field="expiry_time"
                 ),
+                location_consent=_consent(request.location_consent),
+                worn_by_minor=request.worn_by_minor,
+                guardian_consent=request.guardian_consent,
             ),
         )
         return device_message(device)
@@ -236,6 +247,9 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
                 disabled=present(r, "disabled"),
                 expiry_time=_time(r.expiry_time, r.HasField("expiry_time"), field="expiry_time"),
                 clear_expiry=r.clear_expiry,
+                location_consent=_consent(r.location_consent),
+                worn_by_minor=present(r, "worn_by_minor"),
+                guardian_consent=present(r, "guardian_consent"),
             ),
         )
         return device_message(device)

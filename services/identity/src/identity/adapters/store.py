@@ -19,6 +19,7 @@ from identity.domain.model import (
     ApiKey,
     Device,
     DeviceShare,
+    LocationConsent,
     Session,
     ShareLink,
 )
@@ -178,7 +179,8 @@ class CassandraIdentityStore:
         await self._db.execute(
             "INSERT INTO identity_devices (device_id, identifier, identifier_hmac, protocol, "
             "model, name, owner_account_id, device_timezone, disabled, expiry_time, "
-            "registered_time, shares) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "registered_time, shares, location_consent, worn_by_minor, guardian_consent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 device.device_id,
                 device.identifier,
@@ -192,13 +194,16 @@ class CassandraIdentityStore:
                 device.expiry_time,
                 device.registered_time,
                 {s.account_id: _millis(s.until_time) if s.until_time else 0 for s in device.shares},
+                int(device.location_consent),
+                device.worn_by_minor,
+                device.guardian_consent,
             ],
         )
 
     _DEVICE = (
         "SELECT device_id, identifier, identifier_hmac, protocol, model, name, owner_account_id, "
-        "device_timezone, disabled, expiry_time, registered_time, shares "
-        "FROM identity_devices WHERE device_id = ?"
+        "device_timezone, disabled, expiry_time, registered_time, shares, location_consent, "
+        "worn_by_minor, guardian_consent FROM identity_devices WHERE device_id = ?"
     )
 
     @staticmethod
@@ -223,6 +228,9 @@ class CassandraIdentityStore:
             expiry_time=_utc(r.expiry_time),
             registered_time=_utc(r.registered_time) or _EPOCH,
             shares=shares,
+            location_consent=LocationConsent(r.location_consent or 0),
+            worn_by_minor=bool(r.worn_by_minor),
+            guardian_consent=bool(r.guardian_consent),
         )
 
     async def get_device(self, device_id: str) -> Device | None:

@@ -43,6 +43,14 @@ class Account:
     created_time: datetime
 
 
+class LocationConsent(IntEnum):
+    """Consent to precise location processing (the proto enum's numbers)."""
+
+    UNRECORDED = 0
+    GRANTED = 1
+    WITHDRAWN = 2
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceShare:
     account_id: str
@@ -64,6 +72,10 @@ class Device:
     expiry_time: datetime | None
     registered_time: datetime
     shares: tuple[DeviceShare, ...] = field(default=())
+    location_consent: LocationConsent = LocationConsent.UNRECORDED
+    #: worn by a minor: precise location needs the guardian's consent as well
+    worn_by_minor: bool = False
+    guardian_consent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
