@@ -24,6 +24,7 @@ from ingest.adapters.tcp_server import (
 )
 from ingest.config import IngestSettings
 from ingest.domain.commands import CommandBook
+from ingest.domain.consent import ConsentPolicy, WithoutConsent
 from ingest.domain.session import DeviceSession
 from ingest.handlers import IngestHandler
 from ingest.ports import Clock, ManagedPublisher, MediaStore
@@ -130,6 +131,11 @@ def bootstrap(
         commands=book,
         identifier_key=key,
         unknown_device_policy=settings.unknown_device_policy,
+        consent_policy=ConsentPolicy(
+            without_consent=WithoutConsent(settings.without_location_consent),
+            unrecorded_is_consent=settings.unrecorded_location_consent == "granted",
+            grid_deg=settings.coarse_grid_deg,
+        ),
         drop_bad_checksum=settings.drop_bad_checksum,
     )
     connections = ConnectionRegistry()

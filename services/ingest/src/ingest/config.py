@@ -35,6 +35,12 @@ class IngestSettings(ServiceSettings):
     drop_bad_checksum: bool = False
     #: devices that are not in the registry: refused, or accepted into tracking.quarantine.v1
     unknown_device_policy: Literal["reject", "quarantine"] = "quarantine"
+    #: fixes of a device without consent to precise location: coarsened to the grid, or dropped
+    without_location_consent: Literal["coarsen", "drop"] = "coarsen"
+    #: a device registered without a recorded answer: treated as consenting ("granted") or not
+    unrecorded_location_consent: Literal["granted", "withheld"] = "granted"
+    #: the coarse grid, in degrees (0.05: about 5 km)
+    coarse_grid_deg: float = Field(default=0.05, gt=0, le=1)
     #: HMAC key that turns IMEIs and phone numbers into registry lookups (shared with identity)
     identifier_key: SecretStr = SecretStr(DEV_IDENTIFIER_KEY)
     #: JT/T 808 devices report local time; the standard's zone is China (UTC+8)

@@ -15,8 +15,10 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 
+from ingest.adapters.metrics import POSITIONS_WITHOUT_CONSENT
 from ingest.domain import events
 from ingest.domain.commands import CommandBook
+from ingest.domain.consent import ConsentPolicy, WithoutConsent, coarsen, precise_allowed
 from ingest.domain.reports import (
     AlarmReport,
     CommandReply,
@@ -29,7 +31,7 @@ from ingest.domain.reports import (
 )
 from ingest.domain.session import DeviceRejected, DeviceSession, NotIdentified, SessionState
 from ingest.ports import Clock, DeviceDirectory, MediaStore, Publisher
-from trackstream.tracking.v1 import command_pb2, device_pb2, quarantine_pb2
+from trackstream.tracking.v1 import command_pb2, device_pb2, fix_pb2, quarantine_pb2
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing
@@ -64,6 +66,7 @@ class IngestHandler:
     identifier_key: bytes
     unknown_device_policy: str = "quarantine"
     drop_bad_checksum: bool = False
+    consent_policy: ConsentPolicy = field(default_factory=ConsentPolicy)
 
     async def handle(self, session: DeviceSession, inbounds: Sequence[Inbound]) -> HandleResult:
         result = HandleResult()
@@ -103,9 +106,10 @@ class IngestHandler:
                 acknowledge = False  # kept on the device until an operator claims it
                 continue
             assert session.device_id is not None
-            self._active(session, inbound, report, received, out)
+            precise = self._precise(session)
+            self._active(session, inbound, report, received, out, precise)
             if isinstance(report, MediaReport):
-                await self._media(session.device_id, report, received, out)
+                await self._media(session.device_id, report, received, out, precise)
             if isinstance(report, Logout):
                 result.logout = True
         return acknowledge
@@ -172,6 +176,28 @@ class IngestHandler:
 
     # ---------------------------------------------------------------- a registered device
 
+    def _precise(self, session: DeviceSession) -> bool:
+        """Whether the device's fixes may be processed precisely: looked up for every frame,
+        so a consent withdrawn in the registry applies to the very next one."""
+        assert session.identifier_hmac is not None
+        registration = self.directory.lookup(session.identifier_hmac)
+        if registration is None:
+            return False  # unregistered meanwhile: nothing precise
+        return precise_allowed(
+            registration.location_consent,
+            registration.worn_by_minor,
+            registration.guardian_consent,
+            self.consent_policy,
+        )
+
+    def _without_consent(self, fix: fix_pb2.Fix) -> bool:
+        """Apply the policy to a fix lacking consent; False when it must be dropped."""
+        POSITIONS_WITHOUT_CONSENT.labels(self.consent_policy.without_consent.value).inc()
+        if self.consent_policy.without_consent is WithoutConsent.DROP:
+            return False
+        coarsen(fix, self.consent_policy.grid_deg)
+        return True
+
     def _active(
         self,
         session: DeviceSession,
@@ -179,6 +205,7 @@ class IngestHandler:
         report: object,
         received: datetime,
         out: list[Outgoing],
+        precise: bool = True,
     ) -> None:
         device_id = session.device_id
         assert device_id is not None
@@ -190,6 +217,8 @@ class IngestHandler:
             message = events.position_reported(
                 report, device_id=device_id, received=received, origin_=origin
             )
+            if not precise and not self._without_consent(message.fix):
+                return  # acknowledged to the device, never processed
             event_id = events.position_event_id(device_id, report.fix.fix_time, report.serial)
             out.append(Outgoing(POSITIONS, message, device_id, event_id=event_id))
         elif isinstance(report, StatusReport):
@@ -201,6 +230,8 @@ class IngestHandler:
             for alarm in events.alarms_reported(
                 report, device_id=device_id, received=received, origin_=origin
             ):
+                if not precise and alarm.HasField("fix") and not self._without_consent(alarm.fix):
+                    alarm.ClearField("fix")  # the alarm counts; where it was does not go out
                 out.append(Outgoing(ALARMS, alarm, device_id))
         elif isinstance(report, CommandReply):
             command_id = self.commands.reply_to(device_id, report.correlation)
@@ -235,23 +266,25 @@ class IngestHandler:
             )
 
     async def _media(
-        self, device_id: str, report: MediaReport, received: datetime, out: list[Outgoing]
+        self,
+        device_id: str,
+        report: MediaReport,
+        received: datetime,
+        out: list[Outgoing],
+        precise: bool = True,
     ) -> None:
         """The bytes go to the object store first; the event that points at them follows."""
         digest = hashlib.sha256(report.data).hexdigest()
         key = events.media_object_key(device_id, report, received, digest)
         await self.media.put(key, report.data, report.content_type)
-        out.append(
-            Outgoing(
-                MEDIA,
-                events.media_uploaded(
-                    report,
-                    device_id=device_id,
-                    bucket=self.media.bucket,
-                    object_key=key,
-                    sha256=digest,
-                    received=received,
-                ),
-                device_id,
-            )
+        uploaded = events.media_uploaded(
+            report,
+            device_id=device_id,
+            bucket=self.media.bucket,
+            object_key=key,
+            sha256=digest,
+            received=received,
         )
+        if not precise and uploaded.HasField("fix") and not self._without_consent(uploaded.fix):
+            uploaded.ClearField("fix")
+        out.append(Outgoing(MEDIA, uploaded, device_id))

@@ -28,6 +28,10 @@ class Registration:
     device_id: str
     #: IANA zone from the registry, used when the device's login does not say
     timezone: str = ""
+    #: consent to precise location (LocationConsent numbers), and a minor's guardian's
+    location_consent: int = 0
+    worn_by_minor: bool = False
+    guardian_consent: bool = False
 
 
 class DeviceDirectory(Protocol):

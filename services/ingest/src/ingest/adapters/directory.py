@@ -34,7 +34,11 @@ class InMemoryDirectory:
             self._registrations.pop(device_id, None)
         else:
             self._registrations[device_id] = Registration(
-                device_id=device_id, timezone=registered.device_timezone
+                device_id=device_id,
+                timezone=registered.device_timezone,
+                location_consent=registered.location_consent,
+                worn_by_minor=registered.worn_by_minor,
+                guardian_consent=registered.guardian_consent,
             )
 
     def __len__(self) -> int:

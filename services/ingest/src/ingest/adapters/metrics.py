@@ -13,3 +13,8 @@ CLOSED = Counter(
     ["protocol", "reason"],
 )
 COMMANDS = Counter("trackstream_ingest_commands_total", "Commands by outcome", ["outcome"])
+POSITIONS_WITHOUT_CONSENT = Counter(
+    "trackstream_ingest_fixes_without_consent_total",
+    "Fixes of devices without consent to precise location, by what was done (coarsen, drop)",
+    ["action"],
+)
