@@ -33,6 +33,7 @@ from services.gateway.tests.integration.conftest import (
     unique_imei,
 )
 from trackstream.identity.v1 import accounts_pb2 as apb
+from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_obs.logging import JsonFormatter
 from trackstream_protocols import gt06
 from trackstream_protocols.gt06 import device as gt06_device
@@ -66,6 +67,10 @@ class Scenario:
     lines: list[str] = field(default_factory=list)
     command_frame: bytes = b""
     command_status: str = ""
+    #: the device as the gateway shows it after its location consent was withdrawn
+    withdrawn: dict[str, object] = field(default_factory=dict)
+    #: the point stored after the withdrawal
+    coarse_point: dict[str, object] = field(default_factory=dict)
 
 
 async def gt06_exchange(
@@ -251,6 +256,37 @@ async def run_scenario(stack: Stack, out: Scenario) -> None:
                 return out.command_status == "delivered"
 
             await eventually(delivered)
+
+            # consent to precise location withdrawn: the next fix is stored coarsened
+            withdrawn = await client.patch(
+                f"/v1/devices/{device_id}",
+                headers=bearer(access),
+                json={"location_consent": "withdrawn"},
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+            out.withdrawn = withdrawn.json()
+            identifier = identifier_hmac(IDENTIFIER_KEY.encode(), imei)
+
+            async def ingest_knows() -> bool:
+                registration = ingest.directory.lookup(identifier)
+                return registration is not None and registration.location_consent == 2
+
+            await eventually(ingest_knows)
+            writer.write(
+                gt06_device.encode_location(
+                    Fix(
+                        fix_time=start + timedelta(seconds=POINTS),
+                        latitude=52.5321,
+                        longitude=13.4111,
+                        speed_kmh=40.0,
+                        course_deg=90.0,
+                        valid=True,
+                        satellites=8,
+                    ),
+                    serial=POINTS + 2,
+                )
+            )
+            await writer.drain()
             writer.close()
 
             async def stored() -> bool:
@@ -263,8 +299,9 @@ async def run_scenario(stack: Stack, out: Scenario) -> None:
                     },
                 )
                 assert response.status_code == 200, response.text
-                out.track = response.json()["points"]
-                return len(out.track) >= POINTS
+                points = response.json()["points"]
+                out.track, out.coarse_point = points[:POINTS], (points[POINTS:] or [{}])[0]
+                return len(points) > POINTS
 
             await eventually(stored, within=30)
             last = await client.get(f"/v1/shared/{out.secrets['share_token']}/position", headers={})
@@ -303,6 +340,15 @@ async def test_logs_carry_no_secret_or_personal_data(scenario: Scenario) -> None
     for name in ("access", "refresh", "api_key", "share_token"):
         tail = scenario.secrets[name][-24:]
         assert not [line for line in scenario.lines if tail in line], name
+
+
+async def test_a_withdrawn_location_consent_coarsens_the_next_fix(scenario: Scenario) -> None:
+    assert scenario.withdrawn["location_consent"] == "withdrawn"
+    assert (scenario.coarse_point["latitude"], scenario.coarse_point["longitude"]) == (
+        pytest.approx(52.525),
+        pytest.approx(13.425),
+    )
+    assert all(p["latitude"] != scenario.coarse_point["latitude"] for p in scenario.track)
 
 
 async def test_a_command_reaches_the_device_and_reports_delivered(scenario: Scenario) -> None:

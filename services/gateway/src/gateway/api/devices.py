@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from gateway.adapters.identity_records import device_of
 from gateway.api.problems import Problem, not_found
 from gateway.api.schemas import (
+    CONSENT_VALUES,
     CommandCreate,
     DeviceCreate,
     DeviceUpdate,
@@ -105,7 +106,11 @@ async def register_device(
         model=body.model,
         name=body.name,
         device_timezone=body.device_timezone,
+        worn_by_minor=body.worn_by_minor,
+        guardian_consent=body.guardian_consent,
     )
+    if body.location_consent is not None:
+        message.location_consent = CONSENT_VALUES[body.location_consent]
     if body.expiry_time is not None:
         message.expiry_time.CopyFrom(to_timestamp(aware(body.expiry_time)))
     device = await context.identity.RegisterDevice(
@@ -138,6 +143,12 @@ async def update_device(
         message.disabled = body.disabled
     if body.expiry_time is not None:
         message.expiry_time.CopyFrom(to_timestamp(aware(body.expiry_time)))
+    if body.location_consent is not None:
+        message.location_consent = CONSENT_VALUES[body.location_consent]
+    if body.worn_by_minor is not None:
+        message.worn_by_minor = body.worn_by_minor
+    if body.guardian_consent is not None:
+        message.guardian_consent = body.guardian_consent
     device = await context.identity.UpdateDevice(
         message, timeout=context.settings.backend_timeout_s
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.domain.render import iso, iso_or_none
+from trackstream.identity.v1 import device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2 as pb
 
 KIND_NAMES = {2: "distributor", 3: "enterprise", 4: "end_user", 1: "platform"}
@@ -71,6 +72,12 @@ class DeviceCreate(Strict):
     device_timezone: str = Field(default="", max_length=64)
     expiry_time: datetime | None = None
     owner_account_id: str | None = Field(default=None, min_length=1, max_length=64)
+    #: consent of the person carrying it to precise location; unset: not recorded (the
+    #: platform's policy decides); without it ingest coarsens or drops the fixes
+    location_consent: Literal["granted", "withdrawn"] | None = None
+    #: worn by a minor: precise location needs ``guardian_consent`` as well
+    worn_by_minor: bool = False
+    guardian_consent: bool = False
 
 
 class DeviceUpdate(Strict):
@@ -80,6 +87,10 @@ class DeviceUpdate(Strict):
     disabled: bool | None = None
     expiry_time: datetime | None = None
     clear_expiry: bool = False
+    #: "withdrawn" takes effect on the device's next fix
+    location_consent: Literal["granted", "withdrawn"] | None = None
+    worn_by_minor: bool | None = None
+    guardian_consent: bool | None = None
 
 
 class Transfer(Strict):
@@ -125,6 +136,13 @@ def account_json(account: pb.Account) -> dict[str, Any]:
     }
 
 
+CONSENT_NAMES = {
+    device_registry_pb2.LOCATION_CONSENT_GRANTED: "granted",
+    device_registry_pb2.LOCATION_CONSENT_WITHDRAWN: "withdrawn",
+}
+CONSENT_VALUES = {name: value for value, name in CONSENT_NAMES.items()}
+
+
 def device_json(device: pb.Device) -> dict[str, Any]:
     return {
         "device_id": device.device_id,
@@ -137,6 +155,9 @@ def device_json(device: pb.Device) -> dict[str, Any]:
         "disabled": device.disabled,
         "expiry_time": iso_or_none(device.expiry_time, device.HasField("expiry_time")),
         "registered_time": iso_or_none(device.registered_time, device.HasField("registered_time")),
+        "location_consent": CONSENT_NAMES.get(device.location_consent, "not_recorded"),
+        "worn_by_minor": device.worn_by_minor,
+        "guardian_consent": device.guardian_consent,
         "shares": [
             {
                 "account_id": s.account_id,
