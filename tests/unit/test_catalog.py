@@ -24,6 +24,7 @@ PSEUDONYMOUS_KEYS = {
     "key_id",
     "geofence_id",
     "rule_id",
+    "request_id",
 }
 
 ROOT = Path(__file__).resolve().parents[2]

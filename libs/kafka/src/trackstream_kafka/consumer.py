@@ -7,7 +7,8 @@ For each record the loop decodes the envelope and the protobuf value and calls t
   with backoff, and nothing after it in the partition is committed meanwhile.
 * The handler raised anything else, or the record cannot be decoded: the record goes, unchanged,
   to ``<topic>.dlq`` with the reason in headers, and the loop moves on.
-* A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first).
+* A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first),
+  and so is a tombstone (a null value on a compacted topic).
 
 Offsets are committed per batch, after every record in it is done or dead-lettered, so a crash
 replays at most one batch (at-least-once): handlers must be idempotent.
@@ -234,6 +235,8 @@ class EventConsumer:
             return
 
     def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
+        if record.value is None:  # a tombstone: compaction's business, not an event
+            raise UnknownEventType("tombstone")
         try:
             envelope = Envelope.from_headers(record.headers)
             message = self._registry.decode(envelope.type, record.value or b"")
