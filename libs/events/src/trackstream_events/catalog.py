@@ -61,7 +61,9 @@ class Topic:
 
     @property
     def dlq(self) -> Topic:
-        """The dead-letter sibling: same key, retention and data class, any value type."""
+        """The dead-letter sibling: same key and data class, any value type; the retention of a
+        delete-policy topic, and 72 h for a compacted one (a delete-policy sibling kept forever
+        would outlive every tombstone of its subjects)."""
         return Topic(
             name=f"{self.name}.dlq",
             owner=self.owner,
@@ -69,7 +71,9 @@ class Topic:
             value_types=self.value_types,
             partitions=1,
             cleanup_policy=CleanupPolicy.DELETE,
-            retention_ms=self.retention_ms,
+            retention_ms=(
+                self.retention_ms if self.cleanup_policy is CleanupPolicy.DELETE else 3 * DAY_MS
+            ),
             personal_data=self.personal_data,
             erasure=ErasureClass.INTERNAL,
             description=f"poison messages of {self.name}, with the reason in headers",

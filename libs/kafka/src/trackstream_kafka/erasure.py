@@ -15,8 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from trackstream.privacy.v1.erasure_pb2 import (
     ErasureAcknowledged,
     ErasureOrdered,
@@ -25,6 +23,7 @@ from trackstream.privacy.v1.erasure_pb2 import (
 )
 from trackstream_events.catalog import topic
 from trackstream_events.registry import default_registry
+from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.consumer import ConsumedEvent, EventConsumer
 from trackstream_kafka.publisher import EventPublisher
 from trackstream_kafka.settings import KafkaSettings
@@ -38,12 +37,6 @@ ACKS_TOPIC = "privacy.erasure-acks.v1"
 Erase = Callable[[ErasureOrdered], Awaitable[list[StoreErased]]]
 
 
-def _timestamp(at: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
-
-
 def cassandra_rows_erased(
     table: str, deleted: int, *, gc_grace_s: int, mechanism: str = "partition-delete"
 ) -> StoreErased:
@@ -54,7 +47,7 @@ def cassandra_rows_erased(
         store=f"cassandra:{table}",
         mechanism=mechanism,
         deleted=deleted,
-        physically_gone_by=_timestamp(gone_by),
+        physically_gone_by=to_timestamp(gone_by),
     )
 
 
@@ -73,7 +66,7 @@ async def tombstone_keys(
             TombstoneWritten(topic=topic_name, partition=partition, offset=offset)
             for partition, offset in written
         ],
-        physically_gone_by=_timestamp(gone_by),
+        physically_gone_by=to_timestamp(gone_by),
     )
 
 
@@ -84,7 +77,7 @@ def expires_with_retention(topic_name: str) -> StoreErased:
         store=f"kafka:{topic_name}",
         mechanism="retention",
         deleted=0,
-        physically_gone_by=_timestamp(gone_by),
+        physically_gone_by=to_timestamp(gone_by),
     )
 
 
@@ -134,7 +127,7 @@ class ErasureParticipant:
             request_id=order.request_id,
             participant=self.participant,
             stores=stores,
-            erased_at=_timestamp(datetime.now(UTC)),
+            erased_at=to_timestamp(datetime.now(UTC)),
             attempt=order.attempt,
         )
         await self._publisher.publish(ACKS_TOPIC, ack, key=order.request_id)
