@@ -1,4 +1,4 @@
-"""The erasure ledger in Cassandra (migration 0008)."""
+"""The erasure ledger in Cassandra (migration 0009)."""
 
 from __future__ import annotations
 
