@@ -42,6 +42,16 @@ class PrivacyApi(pb_grpc.PrivacyServiceServicer):
     ) -> pb.GetCertificateKeysResponse:
         return pb.GetCertificateKeysResponse(jwks_json=jwks_json([self._key]))
 
+    async def RequestExport(
+        self, request: pb.RequestExportRequest, context: Any
+    ) -> pb.ExportStatus:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not built yet")
+        raise AssertionError("unreachable")
+
+    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> pb.ExportStatus:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not built yet")
+        raise AssertionError("unreachable")
+
 
 async def serve_grpc(api: PrivacyApi, host: str, port: int) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server()
