@@ -52,6 +52,12 @@ class FakePrivacy(pb_grpc.PrivacyServiceServicer):
     ) -> pb.GetCertificateKeysResponse:
         return pb.GetCertificateKeysResponse(jwks_json='{"keys":[]}')
 
+    async def RequestExport(self, request: pb.RequestExportRequest, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+
+    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+
 
 @dataclass
 class Api:
