@@ -70,7 +70,7 @@ provision: ## create topics, apply Cassandra migrations, create buckets (idempot
 	$(PY) deploy/local/provision.py
 
 services: ## start the services, seed the demo accounts and devices, start the simulated fleet
-	$(PY) deploy/local/stack.py up identity ingest history geocoding alarm media notification gateway
+	$(PY) deploy/local/stack.py up identity ingest history geocoding alarm media notification privacy gateway
 	$(PY) deploy/local/seed.py
 	$(PY) deploy/local/stack.py up fleet
 
@@ -88,6 +88,7 @@ up: stack-up provision services ## bring the whole platform up locally: stack, s
 	@echo "  alarm:     gRPC 127.0.0.1:$${ALARM_GRPC_PORT:-50091} (trackstream.alarm.v1.AlarmService)  http://127.0.0.1:$${ALARM_OPS_PORT:-9469}/metrics"
 	@echo "  media:     dashcam uploads http://127.0.0.1:$${MEDIA_HTTP_PORT:-5267}  gRPC 127.0.0.1:$${MEDIA_GRPC_PORT:-50101} (trackstream.media.v1.MediaService)  http://127.0.0.1:$${MEDIA_OPS_PORT:-9470}/metrics"
 	@echo "  notify:    gRPC 127.0.0.1:$${NOTIFICATION_GRPC_PORT:-50111} (trackstream.notification.v1.NotificationService)  http://127.0.0.1:$${NOTIFICATION_OPS_PORT:-9471}/metrics"
+	@echo "  privacy:   gRPC 127.0.0.1:$${PRIVACY_GRPC_PORT:-50121} (trackstream.privacy.v1.PrivacyService)  http://127.0.0.1:$${PRIVACY_OPS_PORT:-9472}/metrics"
 	@echo "  history:   gRPC 127.0.0.1:$${HISTORY_GRPC_PORT:-50061} (trackstream.history.v1.HistoryService)  http://127.0.0.1:$${HISTORY_OPS_PORT:-9465}/metrics"
 	@echo "  stores:    Kafka 127.0.0.1:$${KAFKA_PORT:-9092}  Cassandra 127.0.0.1:$${CASSANDRA_PORT:-9042}  S3 http://127.0.0.1:$${S3_PORT:-8333}"
 	@echo "  fleet:     $${TS_FLEET_SIZE:-5} GT06 + $${TS_FLEET_SIZE:-5} JT/T 808 simulated devices (progress in .run/fleet/out.log)"
@@ -147,12 +148,12 @@ test-unit: setup $(HELM) ## the fast tests, no servers
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: stack-up provision ## only the tests against the real stack
-	$(PY) deploy/local/stack.py down fleet gateway notification media alarm geocoding history ingest identity
+	$(PY) deploy/local/stack.py down fleet gateway privacy notification media alarm geocoding history ingest identity
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 test: stack-up provision lint ## everything: starts the stack if needed, then lint, unit and integration tests
 	@# the tests run their own service instances; make up's would consume and write alongside them
-	$(PY) deploy/local/stack.py down fleet gateway notification media alarm geocoding history ingest identity
+	$(PY) deploy/local/stack.py down fleet gateway privacy notification media alarm geocoding history ingest identity
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: stack-up provision ## ratio benchmarks (benchmarks/README.md)

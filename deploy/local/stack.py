@@ -99,6 +99,8 @@ class StackSettings:
     notification_grpc_port: int = field(
         default_factory=lambda: int(_env("NOTIFICATION_GRPC_PORT", "50111"))
     )
+    privacy_ops_port: int = field(default_factory=lambda: int(_env("PRIVACY_OPS_PORT", "9472")))
+    privacy_grpc_port: int = field(default_factory=lambda: int(_env("PRIVACY_GRPC_PORT", "50121")))
     gateway_ops_port: int = field(default_factory=lambda: int(_env("GATEWAY_OPS_PORT", "9467")))
     gateway_http_port: int = field(default_factory=lambda: int(_env("GATEWAY_HTTP_PORT", "8080")))
     #: the demo fleet: devices per protocol, reporting every this many seconds (real time, so
@@ -394,8 +396,11 @@ class Service(PythonProcess):
 
     def prepare(self) -> None:
         os.environ[f"{self.name.upper()}_OPS_PORT"] = str(self.ops_port)
-        if self.name == "identity":  # its private signing key lives with its other local state
+        # a private signing key lives with the service's other local state (its working folder)
+        if self.name == "identity":  # access tokens and share links
             os.environ.setdefault("IDENTITY_SIGNING_KEY_FILE", str(self.dir / "signing-key.pem"))
+        if self.name == "privacy":  # erasure certificates
+            os.environ.setdefault("PRIVACY_SIGNING_KEY_FILE", str(self.dir / "certificate-key.pem"))
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.ops_port}/readyz"
@@ -462,6 +467,12 @@ def components(settings: StackSettings) -> list[Component]:
             s,
             {"grpc": s.notification_grpc_port, "ops": s.notification_ops_port},
             ["-m", "notification"],
+        ),
+        Service(
+            "privacy",
+            s,
+            {"grpc": s.privacy_grpc_port, "ops": s.privacy_ops_port},
+            ["-m", "privacy"],
         ),
         Service(
             "gateway",
@@ -745,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
         "components",
         nargs="*",
         help="with up, down, restart: only these (s3, kafka, cassandra, identity, ingest, history, "
-        "geocoding, alarm, media, notification, gateway, fleet); "
+        "geocoding, alarm, media, notification, privacy, gateway, fleet); "
         "up alone starts the three servers",
     )
     args = parser.parse_args(argv)

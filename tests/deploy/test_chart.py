@@ -178,11 +178,14 @@ def test_the_secret_generates_the_keys_and_takes_the_rest_from_values(
 ) -> None:
     secrets = {s["metadata"]["name"]: s for s in of_kind(rendered["minimal"], "Secret")}
     data = secrets["trackstream-secrets"]["data"]
-    for token in ("identifier-key", "identity-lookup-key", "identity-admin-password"):
+    tokens = ("identifier-key", "identity-lookup-key", "identity-admin-password")
+    for token in (*tokens, "privacy-ledger-key"):
         assert len(base64.b64decode(data[token])) == 48, token
-    # identity signs with it: an Ed25519 private key it can load (PEM, PKCS#8)
-    key = SigningKey.from_pem(base64.b64decode(data["identity-signing-key"]))
-    assert key.public_jwk()["crv"] == "Ed25519"
+    # identity signs tokens, privacy certificates: Ed25519 private keys they can load (PKCS#8)
+    for signing in ("identity-signing-key", "privacy-signing-key"):
+        key = SigningKey.from_pem(base64.b64decode(data[signing]))
+        assert key.public_jwk()["crv"] == "Ed25519", signing
+    assert data["identity-signing-key"] != data["privacy-signing-key"]
     assert base64.b64decode(data["s3-secret-key"]) == b"trial-only-secret"
     assert secrets["trackstream-secrets"]["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"
@@ -377,6 +380,28 @@ def test_identity_reads_its_signing_key_from_the_secret_as_a_file(
         assert volume["secret"]["secretName"] == "trackstream-secrets"
         assert {"key": "identity-signing-key", "path": "identity-signing-key"} in volume["secret"][
             "items"
+        ]
+
+
+def test_privacy_reads_its_keys_from_the_secret(rendered: dict[str, Objects]) -> None:
+    """Every privacy replica signs certificates with the same key, which outlives the pods: the
+    Secret's, as a file, never one created in the pod; the ledger key from the Secret too."""
+    for values_set in ("default", "production"):
+        objects = rendered[values_set]
+        (privacy,) = [d for d in of_kind(objects, "Deployment") if component(d) == "privacy"]
+        spec = container(privacy)
+        env = {e["name"]: e for e in spec["env"]}
+        path = "/var/run/secrets/trackstream/privacy-signing-key"
+        assert env["PRIVACY_SIGNING_KEY_FILE"]["value"] == path
+        assert env["PRIVACY_LEDGER_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "trackstream-secrets",
+            "key": "privacy-ledger-key",
+        }
+        mount = next(m for m in spec["volumeMounts"] if m["name"] == "secret-files")
+        assert mount["mountPath"] == "/var/run/secrets/trackstream" and mount["readOnly"] is True
+        volume = next(v for v in privacy["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+        assert volume["secret"]["items"] == [
+            {"key": "privacy-signing-key", "path": "privacy-signing-key"}
         ]
 
 

@@ -153,14 +153,18 @@ def test_s3_keys_are_the_local_stores(compose: dict[str, Any]) -> None:
             assert env["S3_SECRET_KEY"] == credentials["secretKey"], name
 
 
-def test_identity_keeps_its_signing_key_in_a_volume(compose: dict[str, Any]) -> None:
-    """The root file system is read-only: identity creates its key (at the first start) in a
-    named volume, which the image's user owns (the Dockerfile makes /app/.run/<service>)."""
-    identity = compose["services"]["identity"]
-    key = PurePosixPath("/app") / identity["environment"]["IDENTITY_SIGNING_KEY_FILE"]
-    mounts = [volume.split(":")[:2] for volume in identity["volumes"]]
-    (source, target) = next((s, t) for s, t in mounts if key.is_relative_to(t))
-    assert target == "/app/.run/identity" and source in compose["volumes"]
+@pytest.mark.parametrize("service", ["identity", "privacy"])
+def test_signing_keys_are_kept_in_a_volume(compose: dict[str, Any], service: str) -> None:
+    """The root file system is read-only: identity (tokens) and privacy (certificates) create
+    their key (at the first start) in a named volume, which the image's user owns (the
+    Dockerfile makes /app/.run/<service>)."""
+    spec = compose["services"][service]
+    key = PurePosixPath("/app") / spec["environment"][f"{service.upper()}_SIGNING_KEY_FILE"]
+    mounts = [volume.split(":")[:2] for volume in spec.get("volumes", [])]
+    found = [(s, t) for s, t in mounts if key.is_relative_to(t)]
+    assert found, f"{service}: {key} is in no volume (lost with the container)"
+    (source, target) = found[0]
+    assert target == f"/app/.run/{service}" and source in compose["volumes"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "WORKDIR /app" in dockerfile
     assert 'mkdir -p "/app/.run/${SERVICE}"' in dockerfile

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import REGISTRY
 
 from tests.integration.helpers import MakeTopic, read_all
 from trackstream.tracking.v1.fix_pb2 import Origin
@@ -39,6 +40,8 @@ async def test_poison_messages_go_to_dead_letters_and_the_rest_is_processed(
     # an event type this consumer does not know: skipped, not dead-lettered
     unknown = Envelope(type="trackstream.future.v9.Thing", source="/tests", subject="dev-1")
     await publisher.publish_raw(topic, key=b"dev-1", value=b"", headers=unknown.to_headers())
+    # a tombstone (a finished erasure leaves them): skipped too, and counted apart
+    await publisher.publish_tombstone(topic, key="dev-1")
     event = PositionReported(device_id="dev-1", origin=Origin(message_serial=10))
     await publisher.publish(topic, event, key="dev-1")
 
@@ -86,6 +89,14 @@ async def test_poison_messages_go_to_dead_letters_and_the_rest_is_processed(
     assert dict(dead[0].headers)["dlq_original_topic"] == topic.encode()
     assert dead[1].value == b"\xff\xff\xff" and "PositionReported" in reasons[1]
     assert dead[2].value == b"no headers" and "lack" in reasons[2]
+    skipped = {
+        outcome: REGISTRY.get_sample_value(
+            "trackstream_events_consumed_total",
+            {"topic": topic, "group": group, "outcome": outcome},
+        )
+        for outcome in ("skipped_unknown_type", "skipped_tombstone")
+    }
+    assert skipped == {"skipped_unknown_type": 1.0, "skipped_tombstone": 1.0}
 
     # everything was committed: a new member of the group starts after the last record
     probe = AIOKafkaConsumer(
@@ -96,7 +107,7 @@ async def test_poison_messages_go_to_dead_letters_and_the_rest_is_processed(
         tp = TopicPartition(topic, 0)
         committed = await probe.committed(tp)
         end = (await probe.end_offsets([tp]))[tp]
-        assert committed == end == 14
+        assert committed == end == 15
     finally:
         await probe.stop()
 

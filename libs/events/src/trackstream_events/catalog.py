@@ -61,7 +61,9 @@ class Topic:
 
     @property
     def dlq(self) -> Topic:
-        """The dead-letter sibling: same key, retention and data class, any value type."""
+        """The dead-letter sibling: same key and data class, any value type; the retention of a
+        delete-policy topic, and 72 h for a compacted one (a delete-policy sibling kept forever
+        would outlive every tombstone of its subjects)."""
         return Topic(
             name=f"{self.name}.dlq",
             owner=self.owner,
@@ -69,7 +71,9 @@ class Topic:
             value_types=self.value_types,
             partitions=1,
             cleanup_policy=CleanupPolicy.DELETE,
-            retention_ms=self.retention_ms,
+            retention_ms=(
+                self.retention_ms if self.cleanup_policy is CleanupPolicy.DELETE else 3 * DAY_MS
+            ),
             personal_data=self.personal_data,
             erasure=ErasureClass.INTERNAL,
             description=f"poison messages of {self.name}, with the reason in headers",
@@ -325,6 +329,42 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="new in-app notifications per account, for the gateway's WebSocket",
+    ),
+    Topic(
+        name="privacy.erasure-requests.v1",
+        owner="privacy",
+        key="request_id",
+        value_types=("trackstream.privacy.v1.ErasureRequested",),
+        partitions=1,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        retention_ms=-1,
+        personal_data=PersonalData.PSEUDONYMOUS,
+        erasure=ErasureClass.TOMBSTONE,
+        description="erasures operators ask for; tombstoned once the certificate is issued",
+    ),
+    Topic(
+        name="privacy.erasure-orders.v1",
+        owner="privacy",
+        key="request_id",
+        value_types=("trackstream.privacy.v1.ErasureOrdered",),
+        partitions=1,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        retention_ms=-1,
+        personal_data=PersonalData.PSEUDONYMOUS,
+        erasure=ErasureClass.TOMBSTONE,
+        description="what each participant must erase, once ledgered; tombstoned when done",
+    ),
+    Topic(
+        name="privacy.erasure-acks.v1",
+        owner="privacy",
+        key="request_id",
+        value_types=("trackstream.privacy.v1.ErasureAcknowledged",),
+        partitions=1,
+        cleanup_policy=CleanupPolicy.DELETE,
+        retention_ms=_THREE_DAYS,
+        personal_data=PersonalData.NONE,
+        erasure=ErasureClass.RETENTION,
+        description="each participant's per-store account of an erasure (no subject ids)",
     ),
 )
 

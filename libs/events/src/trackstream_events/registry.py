@@ -50,6 +50,7 @@ def default_registry() -> EventRegistry:
     from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
     from trackstream.media.v1 import media_pb2 as media_events
     from trackstream.notification.v1 import notification_pb2
+    from trackstream.privacy.v1 import erasure_pb2
     from trackstream.tracking.v1 import (
         alarm_pb2,
         command_pb2,
@@ -80,4 +81,7 @@ def default_registry() -> EventRegistry:
         device_state_pb2.DeviceAlarmState,
         media_events.MediaStored,
         notification_pb2.InboxNotificationAdded,
+        erasure_pb2.ErasureRequested,
+        erasure_pb2.ErasureOrdered,
+        erasure_pb2.ErasureAcknowledged,
     )

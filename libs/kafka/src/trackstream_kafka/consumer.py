@@ -7,7 +7,9 @@ For each record the loop decodes the envelope and the protobuf value and calls t
   with backoff, and nothing after it in the partition is committed meanwhile.
 * The handler raised anything else, or the record cannot be decoded: the record goes, unchanged,
   to ``<topic>.dlq`` with the reason in headers, and the loop moves on.
-* A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first).
+* A ``ce_type`` this consumer does not know is skipped and counted (consumers are deployed first),
+  and so is a tombstone (a null value on a compacted topic), under its own outcome: tombstones are
+  expected (every finished erasure leaves some), an unknown type means a producer is too new.
 
 Offsets are committed per batch, after every record in it is done or dead-lettered, so a crash
 replays at most one batch (at-least-once): handlers must be idempotent.
@@ -69,6 +71,12 @@ BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 
 class _PoisonMessage(Exception):
     pass
+
+
+def _skipped(record: ConsumerRecord) -> str:
+    """The outcome of a record skipped undecoded: a tombstone, or a type this consumer does not
+    know (the alert on the latter must not fire at every erasure)."""
+    return "skipped_tombstone" if record.value is None else "skipped_unknown_type"
 
 
 class EventConsumer:
@@ -166,7 +174,7 @@ class EventConsumer:
                 events.append(self._decode(record))
                 handled.append(record)
             except UnknownEventType:
-                EVENTS_CONSUMED.labels(record.topic, self._group, "skipped_unknown_type").inc()
+                EVENTS_CONSUMED.labels(record.topic, self._group, _skipped(record)).inc()
             except _PoisonMessage as poison:
                 await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
         if not events:
@@ -202,7 +210,7 @@ class EventConsumer:
         try:
             event = self._decode(record)
         except UnknownEventType:
-            EVENTS_CONSUMED.labels(topic, self._group, "skipped_unknown_type").inc()
+            EVENTS_CONSUMED.labels(topic, self._group, _skipped(record)).inc()
             return
         except _PoisonMessage as poison:
             await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
@@ -234,6 +242,8 @@ class EventConsumer:
             return
 
     def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
+        if record.value is None:  # a tombstone: compaction's business, not an event
+            raise UnknownEventType("tombstone")
         try:
             envelope = Envelope.from_headers(record.headers)
             message = self._registry.decode(envelope.type, record.value or b"")

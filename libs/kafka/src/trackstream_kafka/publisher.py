@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.structs import RecordMetadata
 from google.protobuf.message import Message
 from opentelemetry import trace
 
@@ -174,6 +175,12 @@ class EventPublisher:
         """A null value for ``key``: on a compacted topic it erases every earlier record."""
         await self._send_records([(topic, key.encode(), None, [])])
 
+    async def publish_tombstones(self, topic: str, keys: Sequence[str]) -> list[tuple[int, int]]:
+        """Tombstones for ``keys``, all acknowledged on return; their (partition, offset) each,
+        in order, for an erasure certificate."""
+        results = await self._send_records([(topic, key.encode(), None, []) for key in keys])
+        return [(r.partition, r.offset) for r in results if isinstance(r, RecordMetadata)]
+
     async def publish_raw(
         self,
         topic: str,
@@ -201,7 +208,7 @@ class EventPublisher:
             causation_id=cause.id if cause else None,
         )
 
-    async def _send_records(self, records: Sequence[_Record]) -> None:
+    async def _send_records(self, records: Sequence[_Record]) -> list[object]:
         started = time.perf_counter()
         acks = []
         try:
@@ -223,3 +230,4 @@ class EventPublisher:
                 0
             ]
         _publish_seconds(records[0][0]).observe(time.perf_counter() - started)
+        return results

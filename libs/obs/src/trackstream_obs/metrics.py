@@ -18,7 +18,7 @@ PUBLISH_SECONDS = Histogram(
 )
 EVENTS_CONSUMED = Counter(
     "trackstream_events_consumed_total",
-    "Consumed records by outcome (handled, dead_lettered, skipped_unknown_type)",
+    "Consumed records: handled, dead_lettered, skipped_unknown_type, skipped_tombstone",
     ["topic", "group", "outcome"],
 )
 HANDLE_SECONDS = Histogram(

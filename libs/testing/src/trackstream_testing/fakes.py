@@ -84,6 +84,15 @@ class FakePublisher:
         self._maybe_fail()
         self.published.append(PublishedEvent(topic, key, None, None))
 
+    async def publish_tombstones(self, topic: str, keys: Sequence[str]) -> list[tuple[int, int]]:
+        """Tombstones; (partition 0, offset) of each, offsets counting this fake's records."""
+        self._maybe_fail()
+        written = []
+        for key in keys:
+            written.append((0, len(self.published)))
+            self.published.append(PublishedEvent(topic, key, None, None))
+        return written
+
     def on(self, topic: str) -> list[PublishedEvent]:
         return [p for p in self.published if p.topic == topic]
 

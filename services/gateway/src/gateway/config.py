@@ -22,6 +22,7 @@ class GatewaySettings(ServiceSettings):
     history_address: str = "127.0.0.1:50061"
     geocoding_address: str = "127.0.0.1:50081"
     alarm_address: str = "127.0.0.1:50091"
+    privacy_address: str = "127.0.0.1:50121"
     #: deadline of one call to identity, history, geocoding or alarm
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)

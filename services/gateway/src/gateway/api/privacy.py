@@ -1,0 +1,160 @@
+"""Erasure (GDPR Art. 17) through the privacy service, and its certificates.
+
+A device is erased by an ADMIN of the subtree that owns it (a shared device cannot be erased
+by the account it is shared with). An account is erased by itself (its owner, whatever its
+role) or by an ADMIN above it. The answer is 202 with the erasure's status; the status, and once
+done the signed certificate, stay readable by the account that asked (or an admin above it)
+at ``/v1/erasures/{request_id}``. The public keys that verify certificates are at
+``/v1/privacy/certificate-keys``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from gateway.api.problems import Problem, not_found
+from gateway.api.schemas import Strict
+from gateway.api.security import CallerDep, gateway_of
+from gateway.domain import access
+from gateway.domain.access import Need
+from gateway.domain.model import Caller
+from trackstream.privacy.v1 import privacy_service_pb2 as pb
+from trackstream.privacy.v1.erasure_pb2 import ErasureRequested, SubjectKind
+from trackstream_events.timestamps import to_timestamp
+
+router = APIRouter(prefix="/v1")
+_KINDS = {
+    SubjectKind.SUBJECT_KIND_ACCOUNT: "account",
+    SubjectKind.SUBJECT_KIND_DEVICE: "device",
+}
+_STATES = {
+    pb.ERASURE_STATE_IN_PROGRESS: "in_progress",
+    pb.ERASURE_STATE_DONE: "done",
+}
+
+
+class ErasureCreate(Strict):
+    #: a UUID chosen by the client makes a retried request the same erasure
+    request_id: uuid.UUID | None = None
+    reason: str = Field(default="", max_length=500)
+
+
+def erasure_json(status: pb.ErasureStatus) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "request_id": status.request_id,
+        "state": _STATES.get(status.state, "unknown"),
+        "subject_kind": _KINDS.get(status.subject_kind, "unknown"),
+        "requested_at": status.requested_at.ToJsonString(),
+        "acknowledged": list(status.acknowledged),
+        "pending": list(status.pending),
+        "certificate": None,
+    }
+    if status.HasField("certificate"):
+        certificate = status.certificate
+        body["certificate"] = {
+            "key_id": certificate.key_id,
+            "signature": certificate.signature,
+            # the exact bytes that were signed (verify over them), and the same parsed
+            "signed_json": certificate.signed_json,
+            "content": json.loads(certificate.signed_json),
+        }
+    return body
+
+
+async def _request_erasure(
+    request: Request,
+    caller: Caller,
+    kind: SubjectKind.ValueType,
+    subject_id: str,
+    body: ErasureCreate | None,
+) -> JSONResponse:
+    context = gateway_of(request)
+    request_id = str(body.request_id if body and body.request_id else uuid.uuid4())
+    status = await context.privacy.RequestErasure(
+        ErasureRequested(
+            request_id=request_id,
+            subject_kind=kind,
+            subject_id=subject_id,
+            requested_by=caller.account_id,
+            reason=body.reason if body else "",
+            requested_at=to_timestamp(context.clock()),
+        ),
+        timeout=context.settings.backend_timeout_s,
+    )
+    return JSONResponse(
+        erasure_json(status),
+        status_code=202,
+        headers={"Location": f"/v1/erasures/{status.request_id}"},
+    )
+
+
+@router.post("/devices/{device_id}/erasure", tags=["privacy"], status_code=202)
+async def erase_device(
+    *, device_id: str, request: Request, body: ErasureCreate | None = None, caller: CallerDep
+) -> JSONResponse:
+    """Forget the device: its registry entry, positions, addresses, alarms, state and media,
+    in every service (ADMIN of the owning subtree). Its identifier can be registered again
+    afterwards, under a new device id."""
+    context = gateway_of(request)
+    access.check_device(context.directory, caller, device_id, Need.MANAGE, context.clock())
+    return await _request_erasure(request, caller, SubjectKind.SUBJECT_KIND_DEVICE, device_id, body)
+
+
+@router.post("/accounts/{account_id}/erasure", tags=["privacy"], status_code=202)
+async def erase_account(
+    *, account_id: str, request: Request, body: ErasureCreate | None = None, caller: CallerDep
+) -> JSONResponse:
+    """Forget the account and every device it owns (the account itself, or an ADMIN above
+    it). An account with sub-accounts is refused: erase or move them first."""
+    context = gateway_of(request)
+    if account_id == caller.account_id:
+        access.caller_node(context.directory, caller)
+        if caller.read_only:
+            raise Problem(403, "a read-only API key cannot erase", slug="forbidden")
+    else:
+        access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    return await _request_erasure(
+        request, caller, SubjectKind.SUBJECT_KIND_ACCOUNT, account_id, body
+    )
+
+
+@router.get("/erasures/{request_id}", tags=["privacy"])
+async def get_erasure(*, request_id: str, request: Request, caller: CallerDep) -> JSONResponse:
+    """The erasure's progress; once done, its signed certificate."""
+    context = gateway_of(request)
+    try:
+        uuid.UUID(request_id)
+    except ValueError:
+        raise not_found("erasure") from None
+    status = await context.privacy.GetErasure(
+        pb.GetErasureRequest(request_id=request_id), timeout=context.settings.backend_timeout_s
+    )
+    asker = status.requested_by
+    if not (
+        asker == caller.account_id
+        or (
+            asker in context.directory.accounts
+            and access.in_subtree(context.directory, caller.account_id, asker)
+        )
+    ):
+        raise not_found("erasure")
+    return JSONResponse(erasure_json(status))
+
+
+@router.get("/privacy/certificate-keys", tags=["privacy"])
+async def certificate_keys(request: Request) -> Response:
+    """The public keys (JWKS) that verify erasure certificates (Ed25519 over ``signed_json``)."""
+    context = gateway_of(request)
+    keys = await context.privacy.GetCertificateKeys(
+        pb.GetCertificateKeysRequest(), timeout=context.settings.backend_timeout_s
+    )
+    return Response(
+        keys.jwks_json,
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

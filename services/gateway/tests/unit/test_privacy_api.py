@@ -1,0 +1,181 @@
+"""Erasure routes over the gateway's real wiring, with an in-process fake PrivacyService on a
+real gRPC channel: who may erase what (404 for what the caller does not see, 403 for what it
+sees but may not erase), idempotent request ids, status and certificate visibility."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from gateway.bootstrap import bootstrap
+from gateway.config import GatewaySettings
+from gateway.domain.model import ApiKeyEntry
+from services.gateway.tests.unit.conftest import NOW, tree
+from trackstream.privacy.v1 import privacy_service_pb2 as pb
+from trackstream.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
+from trackstream.privacy.v1.erasure_pb2 import ErasureCertificate, ErasureRequested
+from trackstream_auth import new_api_key
+from trackstream_testing.fakes import FakePublisher
+
+
+@dataclass
+class FakePrivacy(pb_grpc.PrivacyServiceServicer):
+    erasures: dict[str, pb.ErasureStatus] = field(default_factory=dict)
+    requests: list[ErasureRequested] = field(default_factory=list)
+
+    async def RequestErasure(self, request: ErasureRequested, context: Any) -> pb.ErasureStatus:
+        self.requests.append(request)
+        if request.request_id not in self.erasures:
+            self.erasures[request.request_id] = pb.ErasureStatus(
+                request_id=request.request_id,
+                state=pb.ERASURE_STATE_IN_PROGRESS,
+                subject_kind=request.subject_kind,
+                pending=["history", "media"],
+                requested_by=request.requested_by,
+            )
+        return self.erasures[request.request_id]
+
+    async def GetErasure(self, request: pb.GetErasureRequest, context: Any) -> pb.ErasureStatus:
+        if request.request_id not in self.erasures:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such erasure")
+        return self.erasures[request.request_id]
+
+    async def GetCertificateKeys(
+        self, request: pb.GetCertificateKeysRequest, context: Any
+    ) -> pb.GetCertificateKeysResponse:
+        return pb.GetCertificateKeysResponse(jwks_json='{"keys":[]}')
+
+    async def RequestExport(self, request: pb.RequestExportRequest, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+
+    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    fake: FakePrivacy
+    keys: dict[str, dict[str, str]]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    cleanups: list[Callable[[], Awaitable[Any]]] = []
+    fake = FakePrivacy()
+    server = grpc.aio.server()
+    pb_grpc.add_PrivacyServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    cleanups.append(lambda: server.stop(None))
+    gateway = bootstrap(
+        GatewaySettings(privacy_address=f"127.0.0.1:{port}", backend_timeout_s=2.0),
+        publisher=FakePublisher(),
+        kafka=False,
+    )
+    for channel in gateway.channels:
+        cleanups.append(channel.close)
+    directory = tree()
+    gateway.context.directory = directory
+    gateway.context.clock = lambda: NOW
+    keys: dict[str, dict[str, str]] = {}
+    for account_id in ("A", "A1", "A1u", "Aop", "B"):
+        key = new_api_key()
+        directory.put_api_key(
+            ApiKeyEntry(key.key_id, account_id, key.secret_sha256, None, read_only=False)
+        )
+        keys[account_id] = {"X-API-Key": key.secret}
+    ro = new_api_key()
+    directory.put_api_key(ApiKeyEntry(ro.key_id, "A1u", ro.secret_sha256, None, read_only=True))
+    keys["A1u-ro"] = {"X-API-Key": ro.secret}
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
+    )
+    cleanups.append(client.aclose)
+    yield Api(client, fake, keys)
+    for cleanup in reversed(cleanups):
+        await cleanup()
+
+
+def hidden(response: httpx.Response) -> bool:
+    return response.status_code == 404 and response.json()["type"].endswith(":not-found")
+
+
+async def test_an_admin_above_erases_a_device_and_follows_it(api: Api) -> None:
+    request_id = str(uuid.uuid4())
+    response = await api.client.post(
+        "/v1/devices/dA1/erasure", json={"request_id": request_id}, headers=api.keys["A"]
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"] == f"/v1/erasures/{request_id}"
+    body = response.json()
+    assert body["state"] == "in_progress" and body["subject_kind"] == "device"
+    assert body["pending"] == ["history", "media"] and body["certificate"] is None
+    sent = api.fake.requests[-1]
+    assert (sent.subject_id, sent.requested_by, sent.request_id) == ("dA1", "A", request_id)
+    # the same request id again is the same erasure
+    again = await api.client.post(
+        "/v1/devices/dA1/erasure", json={"request_id": request_id}, headers=api.keys["A"]
+    )
+    assert again.json()["request_id"] == request_id and len(api.fake.erasures) == 1
+    # done: the certificate comes with the exact signed bytes
+    status = api.fake.erasures[request_id]
+    status.state = pb.ERASURE_STATE_DONE
+    status.certificate.CopyFrom(
+        ErasureCertificate(
+            request_id=request_id, key_id="k", signature="s", signed_json='{"request_id":"x"}'
+        )
+    )
+    done = await api.client.get(f"/v1/erasures/{request_id}", headers=api.keys["A"])
+    assert done.status_code == 200
+    certificate = done.json()["certificate"]
+    assert certificate["signed_json"] == '{"request_id":"x"}'
+    assert certificate["content"] == {"request_id": "x"}
+    # the asker's subtree sees it; another tree or a sub-account below the asker does not
+    assert (
+        await api.client.get(f"/v1/erasures/{request_id}", headers=api.keys["B"])
+    ).status_code == 404
+    assert hidden(await api.client.get(f"/v1/erasures/{request_id}", headers=api.keys["A1"]))
+    assert hidden(await api.client.get("/v1/erasures/not-a-uuid", headers=api.keys["A"]))
+    assert hidden(await api.client.get(f"/v1/erasures/{uuid.uuid4()}", headers=api.keys["A"]))
+
+
+async def test_who_may_erase_what(api: Api) -> None:
+    # another tree's device or account: not visible
+    assert hidden(await api.client.post("/v1/devices/dB/erasure", headers=api.keys["A"]))
+    assert hidden(await api.client.post("/v1/accounts/B/erasure", headers=api.keys["A"]))
+    # a shared device is read-only for the account it is shared with
+    shared = await api.client.post("/v1/devices/dB/erasure", headers=api.keys["A1u"])
+    assert shared.status_code == 403
+    # a sibling account does not see the account; an admin above erases it
+    assert (
+        await api.client.post("/v1/accounts/A1/erasure", headers=api.keys["Aop"])
+    ).status_code == 404
+    ok = await api.client.post("/v1/accounts/A1u/erasure", headers=api.keys["A1"])
+    assert ok.status_code == 202 and ok.json()["subject_kind"] == "account"
+    # the account's owner erases itself whatever its role, but not with a read-only key
+    own = await api.client.post(
+        "/v1/accounts/A1u/erasure", json={"reason": "bye"}, headers=api.keys["A1u"]
+    )
+    assert own.status_code == 202 and api.fake.requests[-1].reason == "bye"
+    ro = await api.client.post("/v1/accounts/A1u/erasure", headers=api.keys["A1u-ro"])
+    assert ro.status_code == 403
+    # a malformed body is a 422 problem and reaches nobody
+    before = len(api.fake.requests)
+    bad = await api.client.post(
+        "/v1/devices/dA1/erasure", json={"request_id": "nope"}, headers=api.keys["A"]
+    )
+    assert bad.status_code == 422 and len(api.fake.requests) == before
+
+
+async def test_certificate_keys_are_public_json(api: Api) -> None:
+    response = await api.client.get("/v1/privacy/certificate-keys")
+    assert response.status_code == 200
+    assert json.loads(response.text) == {"keys": []}
