@@ -29,6 +29,7 @@ from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grp
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
+from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream_kafka import EventPublisher
 from trackstream_kafka.table import CompactedTable
 
@@ -180,6 +181,7 @@ def bootstrap(
     history_channel = grpc.aio.insecure_channel(settings.history_address)
     geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
     alarm_channel = grpc.aio.insecure_channel(settings.alarm_address)
+    media_channel = grpc.aio.insecure_channel(settings.media_address)
     identity = identity_grpc.IdentityServiceStub(identity_channel)
     hub = LiveHub(settings.live_queue_size)
     directory.on_revocation(hub.credential_revoked)
@@ -191,6 +193,7 @@ def bootstrap(
         history=history_grpc.HistoryServiceStub(history_channel),
         geocoding=geocoding_grpc.GeocodingServiceStub(geocoding_channel),
         alarm=alarm_grpc.AlarmServiceStub(alarm_channel),
+        media=media_grpc.MediaServiceStub(media_channel),
         publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
@@ -232,7 +235,13 @@ def bootstrap(
         settings=settings,
         context=context,
         app=create_app(context),
-        channels=[identity_channel, history_channel, geocoding_channel, alarm_channel],
+        channels=[
+            identity_channel,
+            history_channel,
+            geocoding_channel,
+            alarm_channel,
+            media_channel,
+        ],
         tables=tables,
         kafka=kafka,
         owns_publisher=publisher is None,

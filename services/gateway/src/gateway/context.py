@@ -20,6 +20,7 @@ from trackstream.alarm.v1 import alarm_service_pb2_grpc as alarm_grpc
 from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
+from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream_events.envelope import Envelope
 
 
@@ -40,6 +41,7 @@ class GatewayContext:
     history: history_grpc.HistoryServiceStub
     geocoding: geocoding_grpc.GeocodingServiceStub
     alarm: alarm_grpc.AlarmServiceStub
+    media: media_grpc.MediaServiceStub
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import accounts, alarms, devices, geocoding, history, live, problems, shared
+from gateway.api import accounts, alarms, devices, geocoding, history, live, media, problems, shared
 from gateway.api.request_context import RequestIdMiddleware, install_log_field
 from gateway.api.security import gateway_of
 from gateway.context import GatewayContext
@@ -27,7 +27,7 @@ def create_app(context: GatewayContext) -> FastAPI:
     app.state.gateway = context
     problems.install(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (accounts, devices, history, alarms, geocoding, shared, live):
+    for module in (accounts, devices, history, alarms, media, geocoding, shared, live):
         app.include_router(module.router)
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
