@@ -19,7 +19,7 @@ from media.adapters.http_upload import upload_app
 from media.adapters.object_store import S3ObjectStore
 from media.config import MediaSettings
 from media.domain.retention import RetentionPolicy
-from media.handlers import COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
+from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
@@ -59,7 +59,7 @@ class MediaService:
         consumer = EventConsumer(
             settings=s.kafka,
             group_id=s.consumer_group,
-            topics=[MEDIA_TOPIC, COMMAND_RESULTS],
+            topics=[MEDIA_TOPIC, COMMAND_RESULTS, ALARMS_TOPIC],
             handler=self.app.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
@@ -150,6 +150,7 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         devices=devices,
         retention=RetentionPolicy(settings.retention_days, settings.account_retention_days),
         download_url_ttl_s=settings.download_url_ttl_s,
+        alarm_link_window=timedelta(seconds=settings.alarm_link_window_s),
     )
     return MediaService(
         settings=settings,

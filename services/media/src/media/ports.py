@@ -7,6 +7,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from media.domain.linking import AlarmCandidate
 from media.domain.model import MediaRecord
 from media.domain.verify import StoredFacts
 
@@ -55,6 +56,22 @@ class Catalogue(Protocol):
     ) -> None: ...
 
     async def capture_of(self, device_id: str, device_media_id: int) -> str | None: ...
+
+    async def remember_alarm(self, alarm: AlarmCandidate, now: datetime) -> None:
+        """An alarm waiting for its media (kept a day after the alarm time)."""
+        ...
+
+    async def alarms_near(
+        self, device_id: str, start: datetime, end: datetime
+    ) -> list[AlarmCandidate]:
+        """The remembered alarms of the device with start <= alarm time <= end."""
+        ...
+
+    async def link_alarm(self, record: MediaRecord, alarm_id: str) -> None:
+        """Link a catalogued record to ``alarm_id`` (unlinking the alarm it had, if any)."""
+        ...
+
+    async def forget_alarms(self, device_id: str) -> None: ...
 
 
 class Publisher(Protocol):

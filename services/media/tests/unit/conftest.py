@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
 
+from media.domain.linking import AlarmCandidate
 from media.domain.model import MediaRecord
 from media.domain.retention import RetentionPolicy
 from media.domain.verify import StoredFacts
@@ -51,6 +53,7 @@ class InMemoryCatalogue:
         self.records: dict[str, MediaRecord] = {}
         self.expiry: dict[date, dict[str, str]] = {}
         self.captures: dict[tuple[str, int], str] = {}
+        self.alarms: dict[str, dict[str, AlarmCandidate]] = {}
 
     async def add(self, record: MediaRecord, expires_day: date | None) -> None:
         self.records[record.media_id] = record
@@ -77,7 +80,12 @@ class InMemoryCatalogue:
     async def list_by_alarm(
         self, alarm_id: str, limit: int, after: str | None
     ) -> tuple[list[MediaRecord], str | None]:
-        return [r for r in self.records.values() if r.alarm_id == alarm_id][:limit], None
+        found = sorted(
+            (r for r in self.records.values() if r.alarm_id == alarm_id),
+            key=lambda r: (r.captured_time, r.media_id),
+            reverse=True,
+        )
+        return found[:limit], None
 
     async def remove(self, record: MediaRecord) -> None:
         self.records.pop(record.media_id, None)
@@ -96,6 +104,21 @@ class InMemoryCatalogue:
 
     async def capture_of(self, device_id: str, device_media_id: int) -> str | None:
         return self.captures.get((device_id, device_media_id))
+
+    async def remember_alarm(self, alarm: AlarmCandidate, now: datetime) -> None:
+        self.alarms.setdefault(alarm.device_id, {})[alarm.alarm_id] = alarm
+
+    async def alarms_near(
+        self, device_id: str, start: datetime, end: datetime
+    ) -> list[AlarmCandidate]:
+        return [a for a in self.alarms.get(device_id, {}).values() if start <= a.alarm_time <= end]
+
+    async def link_alarm(self, record: MediaRecord, alarm_id: str) -> None:
+        if record.media_id in self.records:
+            self.records[record.media_id] = replace(record, alarm_id=alarm_id)
+
+    async def forget_alarms(self, device_id: str) -> None:
+        self.alarms.pop(device_id, None)
 
 
 class FakeDevices:
