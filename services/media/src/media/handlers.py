@@ -13,7 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from media.domain.capture import capture_command, media_ids_in_reply
 from media.domain.jimi import JimiUpload
-from media.domain.linking import DEFAULT_WINDOW, best_alarm, candidate_of, may_link
+from media.domain.linking import (
+    CANDIDATE_TTL,
+    DEFAULT_WINDOW,
+    best_alarm,
+    candidate_of,
+    may_link,
+)
 from media.domain.model import (
     MediaKind,
     MediaRecord,
@@ -98,6 +104,8 @@ class MediaApp:
         candidate = candidate_of(alarm, fallback_time=now)
         if not candidate.device_id or not candidate.alarm_id:
             return []
+        if candidate.alarm_time < now - CANDIDATE_TTL:
+            return []  # older than any media still waits for (a replayed backlog)
         await self.catalogue.remember_alarm(candidate, now)
         window = self.alarm_link_window
         nearby, _ = await self.catalogue.list_by_device(

@@ -181,3 +181,9 @@ async def test_erasing_a_device_forgets_its_waiting_alarms(harness: Harness) -> 
     await harness.app.erase_device("dev-1")
     record = await jt808_picture(harness, T0, event_code=2)
     assert record.alarm_id == ""
+
+
+async def test_a_replayed_alarm_older_than_a_day_is_not_remembered(harness: Harness) -> None:
+    old = alarm("a-old", T0 - timedelta(days=1, seconds=1))
+    assert await harness.app.on_alarm_raised(old, now=T0) == []
+    assert harness.catalogue.alarms == {}
