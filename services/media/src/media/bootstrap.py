@@ -24,7 +24,7 @@ from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
-from trackstream_s3 import ensure_buckets, make_client
+from trackstream_s3 import HashedPut, ensure_buckets, make_client
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         settings.kafka.model_copy(update={"linger_ms": 0}), source="/media"
     )
     app = MediaApp(
-        store=S3ObjectStore(client, settings.bucket),
+        store=S3ObjectStore(client, settings.bucket, HashedPut(settings.s3)),
         catalogue=CassandraCatalogue(cassandra),
         publisher=publisher,
         devices=devices,

@@ -5,7 +5,6 @@ Nothing here does I/O itself; the ports (``media.ports``) are injected by ``boot
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -202,10 +201,13 @@ class MediaApp:
         if device_id is None:
             UPLOADS.labels("jimi_http", "unknown_device").inc()
             raise UnknownDevice("unknown device")
-        # hashlib releases the GIL on large buffers: megabytes hash off the event loop
-        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(upload.data).hexdigest())
-        key = upload_object_key(device_id, now, sha256, upload.content_type)
-        await self.store.put(key, upload.data, upload.content_type)
+        # the key carries the content's hash: hashing and storing happen in one worker-thread
+        # trip, off the event loop (megabytes of a clip)
+        sha256, key = await self.store.put_named_by_hash(
+            upload.data,
+            upload.content_type,
+            lambda digest: upload_object_key(device_id, now, digest, upload.content_type),
+        )
         record = MediaRecord(
             media_id=media_id_of(self.store.bucket, key),
             device_id=device_id,
@@ -225,13 +227,18 @@ class MediaApp:
     async def _catalogue(self, record: MediaRecord) -> MediaRecord:
         account = self.devices.account_of(record.device_id) or ""
         record = replace(record, account_id=account, alarm_id=await self._alarm_of(record))
-        await self.catalogue.add(record, self.retention.expires_day(account, record.captured_time))
         stored = media_pb2.MediaStored(
             device_id=record.device_id,
             object=media_object(record),
             stored_time=to_timestamp(datetime.now(UTC)),
         )
-        await self.publisher.publish(STORED_TOPIC, stored, key=record.device_id)
+        # the rows and the announcement together (two round trips in parallel, not in turn):
+        # if either fails the upload fails and the device sends it again, to the same key and
+        # media id, so a MediaStored without rows is followed by the rows
+        await asyncio.gather(
+            self.catalogue.add(record, self.retention.expires_day(account, record.captured_time)),
+            self.publisher.publish(STORED_TOPIC, stored, key=record.device_id),
+        )
         source = "jt808" if record.source is Source.JT808 else "jimi_http"
         UPLOADS.labels(source, "stored").inc()
         STORED_BYTES.labels(source).inc(record.size_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Protocol
 
@@ -18,6 +19,13 @@ class ObjectStore(Protocol):
     async def facts(self, bucket: str, key: str) -> StoredFacts | None: ...
 
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        """Hash ``data`` (SHA-256, hex), store it under ``key_for(sha256)``; (sha256, key).
+        One trip to a worker thread for both: the hash decides the key."""
+        ...
 
     async def delete(self, bucket: str, key: str) -> None: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -35,6 +36,14 @@ class FakeObjectStore:
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects.setdefault((self.bucket, key), []).append(data)
+
+    async def put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        sha256 = hashlib.sha256(data).hexdigest()
+        key = key_for(sha256)
+        await self.put(key, data, content_type)
+        return sha256, key
 
     async def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)

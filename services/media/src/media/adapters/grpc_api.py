@@ -16,8 +16,9 @@ from media.handlers import MediaApp, media_object
 from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream.media.v1 import media_service_pb2_grpc as pb_grpc
 from trackstream_events.timestamps import to_timestamp
+from trackstream_s3 import S3PutFailed
 
-STORE_ERRORS = (DriverException, NoHostAvailable, S3Error)
+STORE_ERRORS = (DriverException, NoHostAvailable, S3Error, S3PutFailed)
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
