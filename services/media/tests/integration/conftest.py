@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -149,3 +150,21 @@ async def dashcam_sends_picture(port: int, phone: str, picture: bytes, media_id:
     answer = await reply()
     assert answer == b"\x88\x00" + struct.pack(">IB", media_id, 0)
     writer.close()
+
+
+BOUNDARY = "jimi-upload-boundary"
+
+
+def multipart(callback: dict[str, object], filename: str, ctype: str, data: bytes) -> bytes:
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="callbackBody"\r\n\r\n'
+            f"{json.dumps(callback)}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
+            f'name="file"; filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}

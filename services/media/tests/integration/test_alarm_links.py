@@ -14,12 +14,19 @@ import pytest
 
 from media.bootstrap import MediaService
 from services.ingest.tests.integration.conftest import unique_imei
-from services.media.tests.integration.conftest import StartMedia, media_stub, register_owned
-from services.media.tests.integration.test_media_flow import HEADERS, PICTURE, multipart
+from services.media.tests.integration.conftest import (
+    HEADERS,
+    StartMedia,
+    media_stub,
+    multipart,
+    register_owned,
+)
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka import EventPublisher, KafkaSettings
+
+PICTURE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16 + b"\xff\xd9"
 
 
 async def raise_alarm(alarm_id: str, device_id: str, at: datetime) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +15,11 @@ import pytest
 from media.bootstrap import MediaService
 from services.ingest.tests.integration.conftest import StartIngest, unique_imei, unique_phone
 from services.media.tests.integration.conftest import (
+    HEADERS,
     StartMedia,
     dashcam_sends_picture,
     media_stub,
+    multipart,
     register_owned,
 )
 from trackstream.media.v1 import media_pb2
@@ -26,23 +27,7 @@ from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream_events.timestamps import to_timestamp
 from trackstream_s3 import S3Settings, make_client
 
-BOUNDARY = "jimi-upload-boundary"
 PICTURE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64 + b"\xff\xd9"  # 16 KiB "JPEG"
-
-
-def multipart(callback: dict[str, object], filename: str, ctype: str, data: bytes) -> bytes:
-    return (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="callbackBody"\r\n\r\n'
-            f"{json.dumps(callback)}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
-            f'name="file"; filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
-        ).encode()
-        + data
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-
-
-HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 async def listed(
