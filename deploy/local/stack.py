@@ -401,6 +401,10 @@ class Service(PythonProcess):
             os.environ.setdefault("IDENTITY_SIGNING_KEY_FILE", str(self.dir / "signing-key.pem"))
         if self.name == "privacy":  # erasure certificates
             os.environ.setdefault("PRIVACY_SIGNING_KEY_FILE", str(self.dir / "certificate-key.pem"))
+        if self.name == "gateway":  # media's gRPC port may be moved (MEDIA_GRPC_PORT)
+            os.environ.setdefault(
+                "GATEWAY_MEDIA_ADDRESS", f"127.0.0.1:{self.settings.media_grpc_port}"
+            )
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.ops_port}/readyz"

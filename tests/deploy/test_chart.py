@@ -329,6 +329,7 @@ def test_the_gateway_reaches_its_backends_through_their_services_and_policies(
         ("history", "GATEWAY_HISTORY_ADDRESS"),
         ("geocoding", "GATEWAY_GEOCODING_ADDRESS"),
         ("alarm", "GATEWAY_ALARM_ADDRESS"),
+        ("media", "GATEWAY_MEDIA_ADDRESS"),
     ):
         host, port = gateway_env[variable].split(":")
         service = services[host]["spec"]

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from trackstream_kafka import admin
 from trackstream_kafka.settings import KafkaSettings
 
 #: the make_topic fixture: creates a unique topic (and its .dlq) and returns its name
@@ -64,15 +65,5 @@ async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartit
 
 
 async def start_group_at_end(settings: KafkaSettings, group: str, *topics: str) -> None:
-    """Commit ``group``'s offsets at the current end of ``topics``, so a consumer of that group
-    skips what the topics already hold (a busy shared topic would take minutes to replay)."""
-    offsets = await end_offsets(settings, *topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
+    """Commit ``group``'s offsets at the current end of ``topics`` (trackstream_kafka.admin)."""
+    await admin.start_group_at_end(settings, group, *topics)

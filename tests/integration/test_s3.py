@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import urllib.error
 import urllib.request
@@ -12,7 +13,14 @@ import pytest
 from pydantic import SecretStr
 
 from trackstream_events.catalog import BUCKETS
-from trackstream_s3 import S3CredentialsError, S3Settings, ensure_buckets, make_client
+from trackstream_s3 import (
+    HashedPut,
+    S3CredentialsError,
+    S3PutFailed,
+    S3Settings,
+    ensure_buckets,
+    make_client,
+)
 
 
 def test_object_round_trip_and_presigned_get(s3_settings: S3Settings) -> None:
@@ -57,3 +65,40 @@ def test_wrong_credentials_give_an_actionable_error(s3_settings: S3Settings) -> 
     wrong = s3_settings.model_copy(update={"secret_key": SecretStr("not-the-secret")})
     with pytest.raises(S3CredentialsError, match="check S3_ACCESS_KEY and S3_SECRET_KEY"):
         ensure_buckets(make_client(wrong), wrong, BUCKETS)
+
+
+def test_a_put_signed_over_the_callers_hash_stores_the_bytes(s3_settings: S3Settings) -> None:
+    client = make_client(s3_settings)
+    ensure_buckets(client, s3_settings, BUCKETS)
+    key = f"tests/{uuid.uuid4()}/hashed photo+1.jpg"  # a space and a plus: quoted when signed
+    payload = bytes(range(256)) * 4096
+    HashedPut(s3_settings).put(
+        "trackstream-media",
+        key,
+        payload,
+        content_type="image/jpeg",
+        sha256_hex=hashlib.sha256(payload).hexdigest(),
+    )
+    try:
+        stat = client.stat_object("trackstream-media", key)
+        assert stat.size == len(payload) and stat.content_type == "image/jpeg"
+        response = client.get_object("trackstream-media", key)
+        try:
+            assert response.read() == payload
+        finally:
+            response.close()
+    finally:
+        client.remove_object("trackstream-media", key)
+
+
+def test_a_hashed_put_with_wrong_keys_fails_loudly(s3_settings: S3Settings) -> None:
+    wrong = s3_settings.model_copy(update={"secret_key": SecretStr("not-the-secret")})
+    with pytest.raises(S3PutFailed) as failed:
+        HashedPut(wrong).put(
+            "trackstream-media",
+            f"tests/{uuid.uuid4()}/x.jpg",
+            b"x",
+            content_type="image/jpeg",
+            sha256_hex=hashlib.sha256(b"x").hexdigest(),
+        )
+    assert failed.value.status == 403

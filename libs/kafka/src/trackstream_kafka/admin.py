@@ -3,6 +3,7 @@ configs (retention, compaction) without touching their data."""
 
 from __future__ import annotations
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -53,3 +54,33 @@ def _raise_errors(
     failed = [f"{name} (Kafka error {code})" for name, code in results if code and code not in ok]
     if failed:
         raise TopicProvisioningError(f"{action} topics failed: {', '.join(failed)}")
+
+
+async def start_group_at_end(settings: KafkaSettings, group: str, *topics: str) -> None:
+    """Commit ``group``'s offsets at the current end of ``topics``, so a consumer of that group
+    skips what the topics already hold (a busy shared topic would take minutes to replay): for
+    tests and benchmarks that run a service beside the shared local stack."""
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await probe.start()
+    try:
+        metadata = await probe._client.fetch_all_metadata()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(metadata.partitions_for_topic(topic) or ())
+        ]
+        missing = set(topics) - {tp.topic for tp in partitions}
+        if missing:
+            raise LookupError(f"no such topics: {sorted(missing)} (run make provision)")
+        offsets = dict(await probe.end_offsets(partitions))
+    finally:
+        await probe.stop()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()

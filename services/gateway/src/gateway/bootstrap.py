@@ -29,6 +29,7 @@ from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grp
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
+from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as privacy_grpc
 from trackstream_kafka import EventPublisher
 from trackstream_kafka.table import CompactedTable
@@ -182,6 +183,7 @@ def bootstrap(
     geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
     alarm_channel = grpc.aio.insecure_channel(settings.alarm_address)
     privacy_channel = grpc.aio.insecure_channel(settings.privacy_address)
+    media_channel = grpc.aio.insecure_channel(settings.media_address)
     identity = identity_grpc.IdentityServiceStub(identity_channel)
     hub = LiveHub(settings.live_queue_size)
     directory.on_revocation(hub.credential_revoked)
@@ -194,6 +196,7 @@ def bootstrap(
         geocoding=geocoding_grpc.GeocodingServiceStub(geocoding_channel),
         alarm=alarm_grpc.AlarmServiceStub(alarm_channel),
         privacy=privacy_grpc.PrivacyServiceStub(privacy_channel),
+        media=media_grpc.MediaServiceStub(media_channel),
         publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
@@ -241,6 +244,7 @@ def bootstrap(
             geocoding_channel,
             alarm_channel,
             privacy_channel,
+            media_channel,
         ],
         tables=tables,
         kafka=kafka,

@@ -23,7 +23,8 @@ class GatewaySettings(ServiceSettings):
     geocoding_address: str = "127.0.0.1:50081"
     alarm_address: str = "127.0.0.1:50091"
     privacy_address: str = "127.0.0.1:50121"
-    #: deadline of one call to identity, history, geocoding or alarm
+    media_address: str = "127.0.0.1:50101"
+    #: deadline of one call to identity, history, geocoding, alarm, media or privacy
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)
     rate_per_s: float = 20.0

@@ -20,6 +20,7 @@ from trackstream.alarm.v1 import alarm_service_pb2_grpc as alarm_grpc
 from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as geocoding_grpc
 from trackstream.history.v1 import history_service_pb2_grpc as history_grpc
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
+from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as privacy_grpc
 from trackstream_events.envelope import Envelope
 
@@ -42,6 +43,7 @@ class GatewayContext:
     geocoding: geocoding_grpc.GeocodingServiceStub
     alarm: alarm_grpc.AlarmServiceStub
     privacy: privacy_grpc.PrivacyServiceStub
+    media: media_grpc.MediaServiceStub
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

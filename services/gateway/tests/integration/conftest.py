@@ -3,7 +3,8 @@ run in this process on free ports, over the real Kafka and Cassandra; geocoding'
 too, on its real offline dataset (loaded in a thread while identity and history start; its
 Kafka side is not run: the gateway only asks it), and alarm's gRPC API over its real tables
 (identity's registry and accounts, the geofences and rules topics) and its Cassandra history
-(its engine and history writer are not run: the gateway only manages and queries).
+(its engine and history writer are not run: the gateway only manages and queries); media
+whole (its consumer at the topics' end, the real S3 store), sharing identity's identifier key.
 
 One stack serves the whole session (starting identity, history and a gateway takes seconds),
 so tests here run in the session's event loop (``pytestmark`` in each module) and create
@@ -43,6 +44,10 @@ from history.config import HistorySettings
 from identity.bootstrap import IdentityApp
 from identity.bootstrap import bootstrap as bootstrap_identity
 from identity.config import IdentitySettings
+from media.bootstrap import MediaService
+from media.bootstrap import bootstrap as bootstrap_media
+from media.config import MediaSettings
+from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.history.v1 import history_service_pb2_grpc as hpb_grpc
 from trackstream.identity.v1 import accounts_pb2 as pb
@@ -86,6 +91,7 @@ class Stack:
     geocoding_port: int
     alarm: AlarmApp
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
+    media: MediaService | None = None
 
     @property
     def base_url(self) -> str:
@@ -104,6 +110,7 @@ class Stack:
             "history_address": f"127.0.0.1:{self.history.grpc_port}",
             "geocoding_address": f"127.0.0.1:{self.geocoding_port}",
             "alarm_address": f"127.0.0.1:{self.alarm.grpc_port}",
+            "media_address": f"127.0.0.1:{self.media.grpc_port if self.media else 0}",
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -198,6 +205,32 @@ async def alarm_api() -> AsyncIterator[AlarmApp]:
         app.cassandra.close()
 
 
+@contextlib.asynccontextmanager
+async def media_service() -> AsyncIterator[MediaService]:
+    """Media whole on free ports, its consumer group at the end of its topics."""
+    group = f"media-gw-{uuid.uuid4().hex[:8]}"
+    for topic in (MEDIA_TOPIC, COMMAND_RESULTS, ALARMS_TOPIC):
+        await start_group_at_end(group, topic)
+    service = bootstrap_media(
+        MediaSettings(
+            grpc_port=0,
+            http_host="127.0.0.1",
+            http_port=0,
+            ops_port=0,
+            consumer_group=group,
+            identifier_key=IDENTIFIER_KEY,  # type: ignore[arg-type]
+        )
+    )
+    stopping = asyncio.Event()
+    task = await started(service.run(stopping), service.ready, "media")
+    try:
+        yield service
+    finally:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 40)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
@@ -229,6 +262,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     )
     exits = contextlib.AsyncExitStack()
     alarm = await exits.enter_async_context(alarm_api())
+    media = await exits.enter_async_context(media_service())
     stack = Stack(
         identity=identity,
         history=history,
@@ -236,6 +270,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         platform_id=platform.account_id,
         geocoding_port=geocoding_port,
         alarm=alarm,
+        media=media,
     )
     stack.gateway = await stack.start_gateway()
     try:

@@ -8,7 +8,8 @@
 
 Every route of the app must have a row in ``ROUTES`` (a test compares the two), which says
 what the route acts on and builds a request against a :class:`Target` (a device of some
-account, with a share link, a command and an API key of its own, fresh for each test).
+account, with a share link, a command, an API key and a dashcam picture of its own, fresh for
+each test).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from alarm.adapters.store import AlarmStore
 from gateway.api.app import create_app
 from gateway.context import GatewayContext
+from media.domain.jimi import JimiUpload
+from media.handlers import MediaApp
 from services.gateway.tests.integration.conftest import bearer, eventually, unique_imei
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream_events.timestamps import to_timestamp
@@ -53,6 +56,8 @@ class World:
     admin_of: dict[str, str] = field(
         default_factory=lambda: {"A": "A", "A1": "A1", "Av": "A1", "B": "B"}
     )
+    #: the media service: each target's device gets a picture through it
+    media: MediaApp | None = None
 
     def __getitem__(self, name: str) -> Party:
         return self.parties[name]
@@ -73,16 +78,19 @@ class Target:
     #: an account of neither tree the device is shared with (unsharing needs a share)
     other_account_id: str
     caller_account_id: str = ""
+    #: a picture of the device in the media catalogue (and the S3 store)
+    media_id: str = ""
 
 
 async def make_target(client: httpx.AsyncClient, world: World, owner: str, other: str) -> Target:
     """A fresh device of ``owner``'s account with a share link, a command and an API key."""
     admin = world[world.admin_of[owner]]
     account_id = world[owner].account_id
+    imei = unique_imei()
     device = await client.post(
         "/v1/devices",
         headers=admin.headers,
-        json={"identifier": unique_imei(), "protocol": "gt06", "owner_account_id": account_id},
+        json={"identifier": imei, "protocol": "gt06", "owner_account_id": account_id},
     )
     assert device.status_code == 201, device.text
     device_id = device.json()["device_id"]
@@ -123,6 +131,7 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         rule_id=rule["rule_id"].rpartition(".")[2],
     )
     await world.alarms.write([alarm])
+    media_id = await _picture_of(world.media, imei) if world.media is not None else ""
     return Target(
         owner=owner,
         account_id=account_id,
@@ -135,7 +144,28 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         rule_id=rule["rule_id"],
         alarm_id=alarm.alarm_id,
         other_account_id=world[other].account_id,
+        media_id=media_id,
     )
+
+
+async def _picture_of(media: MediaApp, imei: str) -> str:
+    """A Jimi-style upload of the device's dashcam, once media knows the device (it learns it
+    from identity's registry topic); its media id."""
+
+    async def known() -> bool:
+        return media.devices.device_of(imei) is not None
+
+    await eventually(known)
+    record = await media.accept_upload(
+        JimiUpload(
+            imei=imei,
+            content_type="image/jpeg",
+            data=b"\xff\xd8" + uuid.uuid4().bytes + b"\xff\xd9",
+            filename="matrix.jpg",
+        ),
+        now=datetime.now(UTC),
+    )
+    return record.media_id
 
 
 CIRCLE = {"circle": {"center": {"latitude": 48.57, "longitude": 7.75}, "radius_m": 300.0}}
@@ -390,6 +420,24 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/devices/{device_id}/alarms/{alarm_id}/resolve"): Row(
         "device", COMMAND, lambda t: _dev("POST", f"/alarms/{t.alarm_id}/resolve")(t)
+    ),
+    # ---- media
+    ("GET", "/v1/devices/{device_id}/media"): Row(
+        "device", READ, lambda t: _dev("GET", "/media", params=_alarm_day())(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/alarms/{alarm_id}/media"): Row(
+        "device", READ, lambda t: _dev("GET", f"/alarms/{t.alarm_id}/media")(t)
+    ),
+    ("GET", "/v1/devices/{device_id}/media/{media_id}/download-url"): Row(
+        "device", READ, lambda t: _dev("GET", f"/media/{t.media_id}/download-url")(t)
+    ),
+    ("DELETE", "/v1/devices/{device_id}/media/{media_id}"): Row(
+        "device", COMMAND, lambda t: _dev("DELETE", f"/media/{t.media_id}")(t)
+    ),
+    ("POST", "/v1/devices/{device_id}/media/capture"): Row(
+        "device",
+        COMMAND,
+        lambda t: _dev("POST", "/media/capture", json={"kind": "video", "duration_s": 5})(t),
     ),
     # ---- history
     ("GET", "/v1/devices/{device_id}/track"): Row(

@@ -65,7 +65,7 @@ async def world(stack: Stack) -> AsyncIterator[World]:
             name: Party(account_id, email, await login(client, email))
             for name, (account_id, email) in ids.items()
         }
-    yield World(parties, stack.alarm.store)
+    yield World(parties, stack.alarm.store, media=stack.media.app if stack.media else None)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

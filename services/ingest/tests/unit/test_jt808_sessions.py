@@ -8,8 +8,9 @@ import struct
 
 import pytest
 
+from ingest.domain.commands import Command
 from services.ingest.tests.unit.conftest import Harness, closed
-from trackstream.tracking.v1 import alarm_pb2, device_pb2, media_pb2, position_pb2
+from trackstream.tracking.v1 import alarm_pb2, command_pb2, device_pb2, media_pb2, position_pb2
 from trackstream_protocols import jt808
 from trackstream_protocols.bcd import encode_bcd
 
@@ -144,3 +145,36 @@ async def test_a_sub_packaged_picture_is_reassembled_stored_and_announced(harnes
     assert uploaded.object_key == key and uploaded.size_bytes == len(picture)
     assert uploaded.sha256 == hashlib.sha256(picture).hexdigest()
     assert uploaded.media_type == media_pb2.MEDIA_TYPE_IMAGE and uploaded.media_id == 77
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        # a photo: one shot, no interval
+        ({"channel": "2", "count": "1"}, (2, 1, 0)),
+        # a clip (media's capture): command word 0xFFFF records for interval_s seconds
+        ({"channel": "1", "count": "65535", "interval_s": "15"}, (1, 0xFFFF, 15)),
+    ],
+)
+async def test_take_photo_and_record_clip_go_out_as_0x8801(
+    harness: Harness, parameters: dict[str, str], expected: tuple[int, int, int]
+) -> None:
+    harness.register(PHONE, "dev-808")
+    reader, _writer = await authenticate(harness, TERMINAL_2013)
+    command = Command(
+        command_id="capture-1",
+        device_id="dev-808",
+        kind=command_pb2.COMMAND_KIND_TAKE_PHOTO,
+        text="",
+        parameters=parameters,
+        expires_at=harness.clock.value.replace(year=2027),
+    )
+    await harness.app.dispatcher.on_requested(command, live=True)
+    [frame] = await responses(reader, 1)
+    msg_id, body = body_of(frame)
+    assert msg_id == 0x8801
+    # JT/T 808-2013 0x8801: channel BYTE, command WORD, interval/recording time WORD, save
+    # flag BYTE, resolution, quality, brightness, contrast, saturation, chroma BYTE
+    assert len(body) == 12
+    assert struct.unpack(">BHH", body[:5]) == expected
+    assert body[5] == 0  # upload now, not saved on the card

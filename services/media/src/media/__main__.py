@@ -6,7 +6,7 @@ import asyncio
 
 from media.bootstrap import bootstrap
 from media.config import MediaSettings
-from trackstream_servicekit import ServiceRunner
+from trackstream_servicekit import ServiceRunner, settle_garbage_collector
 
 
 def main() -> None:
@@ -19,8 +19,16 @@ def main() -> None:
         async def ready() -> bool:
             return service.ready.is_set()
 
+        async def settle_when_ready() -> None:
+            await service.ready.wait()
+            settle_garbage_collector()  # the registry read model out of the collector's sight
+
         runner.add_readiness_check("consuming and serving", ready)
-        await service.run(stopping)
+        settling = asyncio.create_task(settle_when_ready())
+        try:
+            await service.run(stopping)
+        finally:
+            settling.cancel()
 
     asyncio.run(runner.run(serve))
 

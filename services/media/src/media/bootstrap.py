@@ -19,12 +19,12 @@ from media.adapters.http_upload import upload_app
 from media.adapters.object_store import S3ObjectStore
 from media.config import MediaSettings
 from media.domain.retention import RetentionPolicy
-from media.handlers import COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
+from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
-from trackstream_s3 import ensure_buckets, make_client
+from trackstream_s3 import HashedPut, ensure_buckets, make_client
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class MediaService:
         consumer = EventConsumer(
             settings=s.kafka,
             group_id=s.consumer_group,
-            topics=[MEDIA_TOPIC, COMMAND_RESULTS],
+            topics=[MEDIA_TOPIC, COMMAND_RESULTS, ALARMS_TOPIC],
             handler=self.app.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
@@ -144,12 +144,13 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         settings.kafka.model_copy(update={"linger_ms": 0}), source="/media"
     )
     app = MediaApp(
-        store=S3ObjectStore(client, settings.bucket),
+        store=S3ObjectStore(client, settings.bucket, HashedPut(settings.s3)),
         catalogue=CassandraCatalogue(cassandra),
         publisher=publisher,
         devices=devices,
         retention=RetentionPolicy(settings.retention_days, settings.account_retention_days),
         download_url_ttl_s=settings.download_url_ttl_s,
+        alarm_link_window=timedelta(seconds=settings.alarm_link_window_s),
     )
     return MediaService(
         settings=settings,

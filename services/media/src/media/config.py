@@ -36,6 +36,9 @@ class MediaSettings(ServiceSettings):
     retention_days: int = 0
     #: per account, overriding ``retention_days``: JSON, e.g. {"<account id>": 30}
     account_retention_days: dict[str, int] = Field(default_factory=dict)
+    #: media captured this close to an alarm of the same device and a matching kind are
+    #: linked to it (README, "Linking media to alarms")
+    alarm_link_window_s: float = 30.0
     #: how often the retention sweeper runs
     sweep_interval_s: float = 3600.0
     #: the platform's identifier HMAC key (the same as ingest's): resolves uploads' IMEIs

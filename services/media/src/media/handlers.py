@@ -5,14 +5,20 @@ Nothing here does I/O itself; the ports (``media.ports``) are injected by ``boot
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from media.domain.capture import capture_command, media_ids_in_reply
 from media.domain.jimi import JimiUpload
+from media.domain.linking import (
+    CANDIDATE_TTL,
+    DEFAULT_WINDOW,
+    best_alarm,
+    candidate_of,
+    may_link,
+)
 from media.domain.model import (
     MediaKind,
     MediaRecord,
@@ -23,8 +29,9 @@ from media.domain.model import (
 )
 from media.domain.retention import RetentionPolicy
 from media.domain.verify import mismatch
-from media.metrics import DELETED, STORED_BYTES, UPLOADS
+from media.metrics import ALARM_LINKS, DELETED, STORED_BYTES, UPLOADS
 from media.ports import Catalogue, Devices, ObjectStore, Publisher
+from trackstream.alarm.v1.alarm_pb2 import AlarmRaised
 from trackstream.media.v1 import media_pb2
 from trackstream.tracking.v1.command_pb2 import CommandResult
 from trackstream.tracking.v1.media_pb2 import MediaUploaded
@@ -37,6 +44,9 @@ MEDIA_TOPIC = "tracking.media.v1"
 COMMAND_RESULTS = "tracking.command-results.v1"
 COMMANDS = "tracking.commands.v1"
 STORED_TOPIC = "media.objects.v1"
+ALARMS_TOPIC = "alarm.alarms.v1"
+#: an alarm listing of one device's media around an alarm reads at most this many rows
+_LINK_SCAN = 1000
 
 
 class UnknownDevice(Exception):
@@ -71,6 +81,8 @@ class MediaApp:
     devices: Devices
     retention: RetentionPolicy
     download_url_ttl_s: int = 300
+    #: media captured this close to an alarm of the device (and of a matching kind) link to it
+    alarm_link_window: timedelta = DEFAULT_WINDOW
 
     # -- arriving media ---------------------------------------------------------------------
 
@@ -81,6 +93,58 @@ class MediaApp:
             await self.on_media_uploaded(message)
         elif isinstance(message, CommandResult):
             await self.on_command_result(message)
+        elif isinstance(message, AlarmRaised):
+            await self.on_alarm_raised(message, now=datetime.now(UTC))
+
+    async def on_alarm_raised(self, alarm: AlarmRaised, *, now: datetime) -> list[str]:
+        """Remember the alarm for media still to come, and link the media already here that
+        it is the nearest matching alarm of (media.domain.linking). Returns the ids of the
+        media linked to it. Idempotent: a redelivered alarm links nothing new."""
+        candidate = candidate_of(alarm, fallback_time=now)
+        if not candidate.device_id or not candidate.alarm_id:
+            return []
+        if candidate.alarm_time < now - CANDIDATE_TTL:
+            return []  # older than any media still waits for (a replayed backlog)
+        await self.catalogue.remember_alarm(candidate, now)
+        window = self.alarm_link_window
+        nearby, _ = await self.catalogue.list_by_device(
+            candidate.device_id,
+            candidate.alarm_time - window,
+            candidate.alarm_time + window + timedelta(microseconds=1),
+            _LINK_SCAN,
+            None,
+        )
+        linked: list[str] = []
+        for record in nearby:
+            if not may_link(record):
+                continue
+            alarms = await self.catalogue.alarms_near(
+                record.device_id, record.captured_time - window, record.captured_time + window
+            )
+            best = best_alarm(record, [*alarms, candidate], window)
+            if best is not None and best.alarm_id == candidate.alarm_id:
+                if record.alarm_id != candidate.alarm_id:
+                    await self.catalogue.link_alarm(record, candidate.alarm_id)
+                    ALARM_LINKS.labels("alarm_after_media").inc()
+                linked.append(record.media_id)
+        return linked
+
+    async def _alarm_of(self, record: MediaRecord) -> str:
+        """The alarm an arriving record links to ("" for none)."""
+        if not may_link(record):
+            return ""
+        already = await self.catalogue.get(record.media_id)  # a redelivery keeps its link
+        if already is not None and already.alarm_id:
+            return already.alarm_id
+        window = self.alarm_link_window
+        alarms = await self.catalogue.alarms_near(
+            record.device_id, record.captured_time - window, record.captured_time + window
+        )
+        best = best_alarm(record, alarms, window)
+        if best is None:
+            return ""
+        ALARM_LINKS.labels("media_after_alarm").inc()
+        return best.alarm_id
 
     async def on_command_result(self, result: CommandResult) -> None:
         """A capture's 0x0805 answer names the device media ids it took: remember them so the
@@ -137,10 +201,13 @@ class MediaApp:
         if device_id is None:
             UPLOADS.labels("jimi_http", "unknown_device").inc()
             raise UnknownDevice("unknown device")
-        # hashlib releases the GIL on large buffers: megabytes hash off the event loop
-        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(upload.data).hexdigest())
-        key = upload_object_key(device_id, now, sha256, upload.content_type)
-        await self.store.put(key, upload.data, upload.content_type)
+        # the key carries the content's hash: hashing and storing happen in one worker-thread
+        # trip, off the event loop (megabytes of a clip)
+        sha256, key = await self.store.put_named_by_hash(
+            upload.data,
+            upload.content_type,
+            lambda digest: upload_object_key(device_id, now, digest, upload.content_type),
+        )
         record = MediaRecord(
             media_id=media_id_of(self.store.bucket, key),
             device_id=device_id,
@@ -159,14 +226,19 @@ class MediaApp:
 
     async def _catalogue(self, record: MediaRecord) -> MediaRecord:
         account = self.devices.account_of(record.device_id) or ""
-        record = replace(record, account_id=account)
-        await self.catalogue.add(record, self.retention.expires_day(account, record.captured_time))
+        record = replace(record, account_id=account, alarm_id=await self._alarm_of(record))
         stored = media_pb2.MediaStored(
             device_id=record.device_id,
             object=media_object(record),
             stored_time=to_timestamp(datetime.now(UTC)),
         )
-        await self.publisher.publish(STORED_TOPIC, stored, key=record.device_id)
+        # the rows and the announcement together (two round trips in parallel, not in turn):
+        # if either fails the upload fails and the device sends it again, to the same key and
+        # media id, so a MediaStored without rows is followed by the rows
+        await asyncio.gather(
+            self.catalogue.add(record, self.retention.expires_day(account, record.captured_time)),
+            self.publisher.publish(STORED_TOPIC, stored, key=record.device_id),
+        )
         source = "jt808" if record.source is Source.JT808 else "jimi_http"
         UPLOADS.labels(source, "stored").inc()
         STORED_BYTES.labels(source).inc(record.size_bytes)
@@ -198,8 +270,16 @@ class MediaApp:
         return True
 
     async def request_capture(
-        self, device_id: str, *, channel: int, requested_by: str, now: datetime
+        self,
+        device_id: str,
+        *,
+        channel: int,
+        requested_by: str,
+        now: datetime,
+        clip_s: int | None = None,
     ) -> str:
+        """A photo, or a clip of ``clip_s`` seconds; returns the command id the upload will
+        carry. ValueError for a clip length out of range."""
         command_id = f"capture-{uuid.uuid4()}"
         command = capture_command(
             command_id=command_id,
@@ -207,6 +287,7 @@ class MediaApp:
             channel=channel,
             requested_by=requested_by,
             now=now,
+            clip_s=clip_s,
         )
         await self.publisher.publish(COMMANDS, command, key=device_id)
         return command_id
@@ -215,6 +296,7 @@ class MediaApp:
         """Every object version under the device's prefix, then every catalogue row.
         Idempotent: a second run finds nothing and deletes nothing."""
         objects = await self.store.delete_prefix(self.store.bucket, f"{device_id}/")
+        await self.catalogue.forget_alarms(device_id)
         rows = 0
         for record in await self.catalogue.all_of_device(device_id):
             if record.bucket != self.store.bucket:

@@ -22,3 +22,9 @@ DELETED = Counter(
     "Objects deleted from the media bucket, by reason",
     ["reason"],
 )
+#: order: which came second and made the link (alarm_after_media, media_after_alarm)
+ALARM_LINKS = Counter(
+    "trackstream_media_alarm_links_total",
+    "Media linked to the alarm that triggered them, by which of the two arrived second",
+    ["order"],
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Protocol
 
 from google.protobuf.message import Message
 
+from media.domain.linking import AlarmCandidate
 from media.domain.model import MediaRecord
 from media.domain.verify import StoredFacts
 
@@ -17,6 +19,13 @@ class ObjectStore(Protocol):
     async def facts(self, bucket: str, key: str) -> StoredFacts | None: ...
 
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        """Hash ``data`` (SHA-256, hex), store it under ``key_for(sha256)``; (sha256, key).
+        One trip to a worker thread for both: the hash decides the key."""
+        ...
 
     async def delete(self, bucket: str, key: str) -> None: ...
 
@@ -55,6 +64,22 @@ class Catalogue(Protocol):
     ) -> None: ...
 
     async def capture_of(self, device_id: str, device_media_id: int) -> str | None: ...
+
+    async def remember_alarm(self, alarm: AlarmCandidate, now: datetime) -> None:
+        """An alarm waiting for its media (kept a day after the alarm time)."""
+        ...
+
+    async def alarms_near(
+        self, device_id: str, start: datetime, end: datetime
+    ) -> list[AlarmCandidate]:
+        """The remembered alarms of the device with start <= alarm time <= end."""
+        ...
+
+    async def link_alarm(self, record: MediaRecord, alarm_id: str) -> None:
+        """Link a catalogued record to ``alarm_id`` (unlinking the alarm it had, if any)."""
+        ...
+
+    async def forget_alarms(self, device_id: str) -> None: ...
 
 
 class Publisher(Protocol):

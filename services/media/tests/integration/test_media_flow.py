@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import struct
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,81 +14,20 @@ import pytest
 
 from media.bootstrap import MediaService
 from services.ingest.tests.integration.conftest import StartIngest, unique_imei, unique_phone
-from services.media.tests.integration.conftest import StartMedia, media_stub, register_owned
+from services.media.tests.integration.conftest import (
+    HEADERS,
+    StartMedia,
+    dashcam_sends_picture,
+    media_stub,
+    multipart,
+    register_owned,
+)
 from trackstream.media.v1 import media_pb2
 from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream_events.timestamps import to_timestamp
-from trackstream_protocols import jt808
-from trackstream_protocols.jt808 import device as jt808_device
-from trackstream_protocols.model import Fix
 from trackstream_s3 import S3Settings, make_client
 
-BOUNDARY = "jimi-upload-boundary"
 PICTURE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64 + b"\xff\xd9"  # 16 KiB "JPEG"
-
-
-def fix_now() -> Fix:
-    return Fix(
-        fix_time=datetime.now(UTC).replace(microsecond=0),
-        latitude=41.01,
-        longitude=28.97,
-        speed_kmh=0.0,
-        course_deg=0.0,
-        valid=True,
-        satellites=9,
-    )
-
-
-async def dashcam_sends_picture(port: int, phone: str, picture: bytes, media_id: int) -> None:
-    """A JT/T 808 dashcam: register, authenticate, upload ``picture`` in sub-packages."""
-    to = jt808.Jt808Address.from_phone(phone)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    splitter = jt808.Jt808FrameSplitter()
-
-    async def reply() -> bytes:
-        async with asyncio.timeout(20):
-            got: list[jt808.Jt808Frame] = []
-            while not got:
-                data = await reader.read(4096)
-                assert data, "ingest closed the connection"
-                got = splitter.feed(data)
-        header, body = jt808.parse_header(got[0].content)
-        return struct.pack(">H", header.msg_id) + body
-
-    writer.write(
-        jt808_device.encode_register(
-            to, 1, manufacturer_id="JIMI0", terminal_model="JC371", terminal_id="T000001"
-        )
-    )
-    answer = await reply()
-    auth_code = answer[5:].decode()
-    writer.write(jt808_device.encode_authenticate(to, 2, auth_code=auth_code))
-    assert await reply() == b"\x80\x01" + struct.pack(">HHB", 2, 0x0102, 0)
-    # 0x0801 carries the 28-byte basic location block only (no additional-info items)
-    location = jt808_device.location_body(fix_now())[:28]
-    body = struct.pack(">IBBBB", media_id, 0, 0, 0, 1) + location
-    frames = jt808.encode_frames(to, jt808.MsgId.MULTIMEDIA_DATA, 3, body + picture)
-    assert len(frames) > 2, "the picture must travel in several sub-packages"
-    for frame in frames:
-        writer.write(frame)
-    answer = await reply()
-    assert answer == b"\x88\x00" + struct.pack(">IB", media_id, 0)
-    writer.close()
-
-
-def multipart(callback: dict[str, object], filename: str, ctype: str, data: bytes) -> bytes:
-    return (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="callbackBody"\r\n\r\n'
-            f"{json.dumps(callback)}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
-            f'name="file"; filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
-        ).encode()
-        + data
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-
-
-HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 async def listed(

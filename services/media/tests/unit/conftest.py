@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
 
+from media.domain.linking import AlarmCandidate
 from media.domain.model import MediaRecord
 from media.domain.retention import RetentionPolicy
 from media.domain.verify import StoredFacts
@@ -34,6 +37,14 @@ class FakeObjectStore:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects.setdefault((self.bucket, key), []).append(data)
 
+    async def put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        sha256 = hashlib.sha256(data).hexdigest()
+        key = key_for(sha256)
+        await self.put(key, data, content_type)
+        return sha256, key
+
     async def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)
 
@@ -51,6 +62,7 @@ class InMemoryCatalogue:
         self.records: dict[str, MediaRecord] = {}
         self.expiry: dict[date, dict[str, str]] = {}
         self.captures: dict[tuple[str, int], str] = {}
+        self.alarms: dict[str, dict[str, AlarmCandidate]] = {}
 
     async def add(self, record: MediaRecord, expires_day: date | None) -> None:
         self.records[record.media_id] = record
@@ -77,7 +89,12 @@ class InMemoryCatalogue:
     async def list_by_alarm(
         self, alarm_id: str, limit: int, after: str | None
     ) -> tuple[list[MediaRecord], str | None]:
-        return [r for r in self.records.values() if r.alarm_id == alarm_id][:limit], None
+        found = sorted(
+            (r for r in self.records.values() if r.alarm_id == alarm_id),
+            key=lambda r: (r.captured_time, r.media_id),
+            reverse=True,
+        )
+        return found[:limit], None
 
     async def remove(self, record: MediaRecord) -> None:
         self.records.pop(record.media_id, None)
@@ -96,6 +113,21 @@ class InMemoryCatalogue:
 
     async def capture_of(self, device_id: str, device_media_id: int) -> str | None:
         return self.captures.get((device_id, device_media_id))
+
+    async def remember_alarm(self, alarm: AlarmCandidate, now: datetime) -> None:
+        self.alarms.setdefault(alarm.device_id, {})[alarm.alarm_id] = alarm
+
+    async def alarms_near(
+        self, device_id: str, start: datetime, end: datetime
+    ) -> list[AlarmCandidate]:
+        return [a for a in self.alarms.get(device_id, {}).values() if start <= a.alarm_time <= end]
+
+    async def link_alarm(self, record: MediaRecord, alarm_id: str) -> None:
+        if record.media_id in self.records:
+            self.records[record.media_id] = replace(record, alarm_id=alarm_id)
+
+    async def forget_alarms(self, device_id: str) -> None:
+        self.alarms.pop(device_id, None)
 
 
 class FakeDevices:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from media.domain.jimi import JimiUpload
 from media.domain.retention import RetentionPolicy
 from media.handlers import COMMANDS, STORED_TOPIC, UnknownDevice
@@ -169,3 +171,25 @@ async def test_retention_per_account_sweeps_expired_objects_and_rows() -> None:
     assert await h.app.sweep(expiry, since=date(2026, 11, 1)) == 1
     assert set(h.catalogue.records) == {kept.media_id}
     assert list(h.store.objects) == [(BUCKET, "dev-2/k.jpg")]
+
+
+async def test_a_clip_capture_asks_0x8801_to_record_for_its_duration(harness: Harness) -> None:
+    await harness.app.request_capture("dev-1", channel=1, requested_by="acct-1", now=NOW, clip_s=15)
+    [command] = harness.publisher.published
+    assert isinstance(command.message, command_pb2.CommandRequested)
+    assert command.message.kind == command_pb2.COMMAND_KIND_TAKE_PHOTO
+    # ingest sends 0x8801 with command word 0xFFFF (record) and this recording time
+    assert dict(command.message.parameters) == {
+        "channel": "1",
+        "count": "65535",
+        "interval_s": "15",
+    }
+
+
+@pytest.mark.parametrize("clip_s", [-1, 61])
+async def test_a_clip_length_out_of_range_is_refused(harness: Harness, clip_s: int) -> None:
+    with pytest.raises(ValueError, match="a clip lasts 1 to 60 s"):
+        await harness.app.request_capture(
+            "dev-1", channel=1, requested_by="acct-1", now=NOW, clip_s=clip_s
+        )
+    assert harness.publisher.published == []

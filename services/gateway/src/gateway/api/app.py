@@ -12,6 +12,7 @@ from gateway.api import (
     geocoding,
     history,
     live,
+    media,
     privacy,
     problems,
     shared,
@@ -37,7 +38,7 @@ def create_app(context: GatewayContext) -> FastAPI:
     app.state.gateway = context
     problems.install(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (accounts, devices, history, alarms, geocoding, privacy, shared, live):
+    for module in (accounts, devices, history, alarms, media, geocoding, privacy, shared, live):
         app.include_router(module.router)
 
     @app.get("/.well-known/jwks.json", tags=["auth"])

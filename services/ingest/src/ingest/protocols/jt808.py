@@ -216,6 +216,8 @@ class Jt808Adapter:
                     serial,
                     channel=int(params.get("channel", "1")),
                     count=int(params.get("count", "1")),
+                    # photos: seconds between shots; count 0xFFFF (a clip): recording time
+                    interval_s=int(params.get("interval_s", "0")),
                 )
             else:
                 raise UnsupportedCommand(

@@ -1,4 +1,5 @@
-"""The media catalogue in Cassandra (deploy/cassandra/migrations/0006_media.cql)."""
+"""The media catalogue in Cassandra (deploy/cassandra/migrations/0006_media.cql, and
+0008_media_alarm_links.cql for the alarms waiting for their media)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 from datetime import UTC, date, datetime
 from typing import Any
 
+from media.domain.linking import CANDIDATE_TTL, AlarmCandidate
 from media.domain.model import MediaKind, MediaRecord, Source
 from trackstream_cassandra import CassandraStore
 
@@ -195,3 +197,73 @@ class CassandraCatalogue:
             [device_id, device_media_id],
         )
         return rows[0].command_id if rows else None
+
+    # -- alarm links (media.domain.linking) --------------------------------------------------
+
+    async def remember_alarm(self, alarm: AlarmCandidate, now: datetime) -> None:
+        """Kept until ``CANDIDATE_TTL`` after the alarm time."""
+        ttl = int((alarm.alarm_time + CANDIDATE_TTL - now).total_seconds())
+        if ttl <= 0:
+            return
+        await self.store.execute(
+            "INSERT INTO media_alarm_candidates (device_id, alarm_time, alarm_id, alarm_type, "
+            "origin) VALUES (?, ?, ?, ?, ?) USING TTL ?",
+            [
+                alarm.device_id,
+                alarm.alarm_time,
+                alarm.alarm_id,
+                alarm.alarm_type,
+                alarm.origin,
+                ttl,
+            ],
+        )
+
+    async def alarms_near(
+        self, device_id: str, start: datetime, end: datetime
+    ) -> list[AlarmCandidate]:
+        rows = await self.store.execute(
+            "SELECT device_id, alarm_time, alarm_id, alarm_type, origin FROM "
+            "media_alarm_candidates WHERE device_id = ? AND alarm_time >= ? AND alarm_time <= ?",
+            [device_id, start, end],
+        )
+        return [
+            AlarmCandidate(
+                alarm_id=r.alarm_id,
+                device_id=r.device_id,
+                alarm_time=r.alarm_time.replace(tzinfo=UTC),
+                alarm_type=r.alarm_type,
+                origin=r.origin,
+            )
+            for r in rows
+        ]
+
+    async def link_alarm(self, record: MediaRecord, alarm_id: str) -> None:
+        """Set the alarm of a catalogued record (both rows) and list it under the alarm (and no
+        more under the alarm it had)."""
+        if record.alarm_id and record.alarm_id != alarm_id:
+            await self.store.execute(
+                "DELETE FROM media_by_alarm WHERE alarm_id = ? AND captured_time = ? "
+                "AND media_id = ?",
+                [record.alarm_id, record.captured_time, record.media_id],
+            )
+        await asyncio.gather(
+            self.store.execute(
+                "UPDATE media_by_id SET alarm_id = ? WHERE media_id = ?",
+                [alarm_id, record.media_id],
+            ),
+            self.store.execute(
+                "UPDATE media_by_device SET alarm_id = ? WHERE device_id = ? "
+                "AND captured_time = ? AND media_id = ?",
+                [alarm_id, record.device_id, record.captured_time, record.media_id],
+            ),
+            self.store.execute(
+                "INSERT INTO media_by_alarm (alarm_id, captured_time, media_id, device_id) "
+                "VALUES (?, ?, ?, ?)",
+                [alarm_id, record.captured_time, record.media_id, record.device_id],
+            ),
+        )
+
+    async def forget_alarms(self, device_id: str) -> None:
+        await self.store.execute(
+            "DELETE FROM media_alarm_candidates WHERE device_id = ?", [device_id]
+        )

@@ -11,12 +11,14 @@ from cassandra.cluster import NoHostAvailable
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from minio.error import S3Error
 
+from media.domain.capture import DEFAULT_CLIP_S, MAX_CLIP_S
 from media.handlers import MediaApp, media_object
 from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream.media.v1 import media_service_pb2_grpc as pb_grpc
 from trackstream_events.timestamps import to_timestamp
+from trackstream_s3 import S3PutFailed
 
-STORE_ERRORS = (DriverException, NoHostAvailable, S3Error)
+STORE_ERRORS = (DriverException, NoHostAvailable, S3Error, S3PutFailed)
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
@@ -35,8 +37,10 @@ class MediaApi(pb_grpc.MediaServiceServicer):
                 records, token = await self.app.catalogue.list_by_alarm(
                     request.alarm_id, limit, after
                 )
-                if request.device_id:
-                    records = [r for r in records if r.device_id == request.device_id]
+                # an alarm's media are all of the alarm's device (the linking rule): one of
+                # another device means the alarm is not this device's
+                if request.device_id and any(r.device_id != request.device_id for r in records):
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no such alarm for this device")
             else:
                 if not request.HasField("start_time") or not request.HasField("end_time"):
                     await context.abort(
@@ -89,16 +93,21 @@ class MediaApi(pb_grpc.MediaServiceServicer):
     ) -> pb.RequestCaptureResponse:
         if not request.device_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "device_id needed")
+        clip_s: int | None = None
         if request.kind == pb.CAPTURE_KIND_VIDEO:
-            await context.abort(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "clip capture needs 0x8801 recording support in ingest; only photos for now",
-            )
+            clip_s = request.duration_s or DEFAULT_CLIP_S
+            if clip_s > MAX_CLIP_S:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"duration_s is at most {MAX_CLIP_S}"
+                )
+        elif request.duration_s:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "duration_s is for clips")
         command_id = await self.app.request_capture(
             request.device_id,
             channel=request.channel,
             requested_by=request.requested_by,
             now=datetime.now(UTC),
+            clip_s=clip_s,
         )
         return pb.RequestCaptureResponse(command_id=command_id)
 

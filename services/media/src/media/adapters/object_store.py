@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+from collections.abc import Callable
 from datetime import timedelta
 
 from minio import Minio
@@ -12,14 +13,16 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from media.domain.verify import StoredFacts
+from trackstream_s3 import HashedPut
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchVersion"}
 
 
 class S3ObjectStore:
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, hashed_put: HashedPut) -> None:
         self.client = client
         self.bucket = bucket
+        self.hashed_put = hashed_put
 
     async def facts(self, bucket: str, key: str) -> StoredFacts | None:
         return await asyncio.to_thread(self._facts, bucket, key)
@@ -51,6 +54,22 @@ class S3ObjectStore:
             len(data),
             content_type=content_type,
         )
+
+    async def put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        return await asyncio.to_thread(self._put_named_by_hash, data, content_type, key_for)
+
+    def _put_named_by_hash(
+        self, data: bytes, content_type: str, key_for: Callable[[str], str]
+    ) -> tuple[str, str]:
+        # in a worker thread: hashlib releases the GIL on large buffers, and the put follows
+        # without a second hop through the event loop; the PUT is signed over this hash, so
+        # the bytes are hashed once (minio's put_object would hash them again)
+        sha256 = hashlib.sha256(data).hexdigest()
+        key = key_for(sha256)
+        self.hashed_put.put(self.bucket, key, data, content_type=content_type, sha256_hex=sha256)
+        return sha256, key
 
     async def delete(self, bucket: str, key: str) -> None:
         await asyncio.to_thread(self.client.remove_object, bucket, key)

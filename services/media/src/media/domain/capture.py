@@ -10,6 +10,10 @@ from trackstream.tracking.v1 import command_pb2
 from trackstream_events.timestamps import to_timestamp
 
 COMMAND_TTL = timedelta(minutes=10)
+#: 0x8801 command word: record a clip instead of taking ``count`` photos
+RECORD_VIDEO = 0xFFFF
+DEFAULT_CLIP_S = 10
+MAX_CLIP_S = 60
 _MEDIA_IDS = re.compile(r"media ([0-9,]+)")
 
 
@@ -20,10 +24,21 @@ def capture_command(
     channel: int,
     requested_by: str,
     now: datetime,
+    clip_s: int | None = None,
 ) -> command_pb2.CommandRequested:
-    """JT/T 808 0x8801 one shot (ingest's TAKE_PHOTO takes ``channel`` and ``count``). Clips
-    need 0x8801 with count 0xFFFF and a recording time, which ingest does not pass on yet."""
+    """JT/T 808 0x8801 (ingest's TAKE_PHOTO takes ``channel``, ``count`` and ``interval_s``):
+    one photo, or with ``clip_s`` a clip: command word 0xFFFF and the recording time in
+    seconds (JT/T 808-2013 table 0x8801: channel BYTE, command WORD, interval/recording
+    time WORD, ...). 0 or None for ``clip_s`` means a photo."""
     parameters = {"channel": str(channel or 1), "count": "1"}
+    if clip_s:
+        if not 0 < clip_s <= MAX_CLIP_S:
+            raise ValueError(f"a clip lasts 1 to {MAX_CLIP_S} s")
+        parameters = {
+            "channel": str(channel or 1),
+            "count": str(RECORD_VIDEO),
+            "interval_s": str(clip_s),
+        }
     return command_pb2.CommandRequested(
         command_id=command_id,
         device_id=device_id,

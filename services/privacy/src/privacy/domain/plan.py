@@ -55,6 +55,7 @@ PARTICIPANT_STORES: dict[str, tuple[str, ...]] = {
         "cassandra:media_by_alarm",
         "cassandra:media_expiry_by_day",
         "cassandra:media_capture_requests",
+        "cassandra:media_alarm_candidates",
         "s3:trackstream-media",
     ),
     "notification": (

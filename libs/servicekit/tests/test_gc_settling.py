@@ -1,10 +1,11 @@
-"""The service process settles the garbage collector once it serves (not in tests)."""
+"""A service process settles the garbage collector once it serves (ingest, media; not in
+tests)."""
 
 from __future__ import annotations
 
 import gc
 
-from ingest.bootstrap import GC_GEN0_THRESHOLD, settle_garbage_collector
+from trackstream_servicekit import GC_GEN0_THRESHOLD, settle_garbage_collector
 
 
 def test_settling_freezes_the_start_up_heap_and_raises_the_young_threshold() -> None:
