@@ -9,6 +9,7 @@ stored with a conditional update; only the caller whose update applied tombstone
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ from privacy.domain.certificate import issue_certificate
 from privacy.domain.erasure import (
     Erasure,
     InvalidErasure,
+    Subject,
+    UnknownSubject,
     missing_stores,
     resolve_subject,
     retention_acknowledgement,
@@ -86,6 +89,7 @@ class Eraser:
         ledger_key: bytes,
         retention: tuple[RetentionTopic, ...],
         resend_interval: timedelta,
+        lookup_grace: timedelta = timedelta(seconds=3),
         plan: Mapping[str, tuple[str, ...]] = PARTICIPANT_STORES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -96,6 +100,7 @@ class Eraser:
         self._ledger_key = ledger_key
         self._retention = retention
         self._resend_interval = resend_interval
+        self._lookup_grace = lookup_grace
         self._plan = plan
         self._clock = clock
 
@@ -110,12 +115,7 @@ class Eraser:
         known = await self._ledger.get(request_id)
         if known is not None:
             return known
-        subject = resolve_subject(
-            requested.subject_kind,
-            requested.subject_id,
-            device_owner=self._directory.device_owner,
-            account_parent=self._directory.account_parent,
-        )
+        subject = await self._resolve(requested)
         now = self._clock()
         requested_at = (
             requested.requested_at.ToDatetime(tzinfo=UTC)
@@ -149,6 +149,24 @@ class Eraser:
             extra={"request_id": request_id, "devices": len(order.device_ids)},
         )
         return erasure
+
+    async def _resolve(self, requested: ErasureRequested) -> Subject:
+        """The subject from the identity topics; a subject created a moment ago may still be on
+        its way through Kafka, so an unknown one is looked up again for ``lookup_grace``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lookup_grace.total_seconds()
+        while True:
+            try:
+                return resolve_subject(
+                    requested.subject_kind,
+                    requested.subject_id,
+                    device_owner=self._directory.device_owner,
+                    account_parent=self._directory.account_parent,
+                )
+            except UnknownSubject:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def _order(self, order: ErasureOrdered) -> None:
         await self._publisher.publish(ORDERS_TOPIC, order, key=order.request_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,7 @@ def _world() -> tuple[Eraser, FakeLedger, FakePublisher, Clock]:
         ledger_key=b"k",
         retention=retention_topics(),
         resend_interval=timedelta(seconds=30),
+        lookup_grace=timedelta(seconds=0.2),
         plan=PLAN,
         clock=clock,
     )
@@ -93,6 +95,16 @@ async def test_the_same_request_twice_orders_once_and_bad_requests_are_refused()
     assert len(publisher.on(ORDERS_TOPIC)) == 1
     with pytest.raises(UnknownSubject):
         await eraser.request(_request(SubjectKind.SUBJECT_KIND_DEVICE, "dev-404"))
+    # a device registered a moment ago, still on its way through Kafka, is waited for
+    late = asyncio.get_running_loop().call_later(
+        0.05,
+        eraser._directory.device_changed,
+        "dev-new",
+        DeviceRegistered(device_id="dev-new", owner_account_id="acc-2"),
+    )
+    found = await eraser.request(_request(SubjectKind.SUBJECT_KIND_DEVICE, "dev-new"))
+    late.cancel()
+    assert found.order is not None and list(found.order.device_ids) == ["dev-new"]
     with pytest.raises(InvalidErasure, match="1 sub-account"):
         await eraser.request(_request(SubjectKind.SUBJECT_KIND_ACCOUNT, "acc-2"))
     with pytest.raises(InvalidErasure, match="platform account"):
