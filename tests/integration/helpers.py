@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from trackstream.privacy.v1.erasure_pb2 import ErasureOrdered, StoreErased, SubjectKind
+from trackstream_kafka.erasure import Erase, ErasureParticipant
+from trackstream_kafka.publisher import EventPublisher
 from trackstream_kafka.settings import KafkaSettings
 
 #: the make_topic fixture: creates a unique topic (and its .dlq) and returns its name
@@ -76,3 +80,49 @@ async def start_group_at_end(settings: KafkaSettings, group: str, *topics: str) 
         await consumer.commit(offsets)
     finally:
         await consumer.stop()
+
+
+def erasure_order(
+    kind: SubjectKind.ValueType,
+    subject_id: str,
+    *,
+    device_ids: Sequence[str] = (),
+    account_ids: Sequence[str] = (),
+) -> ErasureOrdered:
+    """An order as the privacy service sends it (a fresh request id, attempt 1)."""
+    return ErasureOrdered(
+        request_id=str(uuid.uuid4()),
+        subject_kind=kind,
+        subject_id=subject_id,
+        device_ids=list(device_ids),
+        account_ids=list(account_ids),
+        attempt=1,
+    )
+
+
+async def apply_erasure(
+    participant: str, erase: Erase, order: ErasureOrdered, settings: KafkaSettings | None = None
+) -> dict[str, StoreErased]:
+    """Apply ``order`` through the service's :class:`ErasureParticipant` (its acknowledgement
+    is published to the real acks topic) and return what each store did, by store name."""
+    kafka = settings or KafkaSettings()
+    publisher = EventPublisher.create(kafka, source="/tests/erasure")
+    await publisher.start()
+    try:
+        ack = await ErasureParticipant(
+            settings=kafka,
+            participant=participant,
+            erase=erase,
+            publisher=publisher,
+            group_id=f"tests-erasure-{uuid.uuid4().hex[:8]}",  # never started: apply only
+        ).apply(order)
+    finally:
+        await publisher.stop()
+    assert ack.participant == participant and ack.request_id == order.request_id
+    stores = {s.store: s for s in ack.stores}
+    assert len(stores) == len(ack.stores), "a store acknowledged twice"
+    return stores
+
+
+def deleted_counts(stores: dict[str, StoreErased]) -> dict[str, int]:
+    return {name: s.deleted for name, s in stores.items()}
