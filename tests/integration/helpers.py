@@ -126,3 +126,28 @@ async def apply_erasure(
 
 def deleted_counts(stores: dict[str, StoreErased]) -> dict[str, int]:
     return {name: s.deleted for name, s in stores.items()}
+
+
+async def records_at(
+    settings: KafkaSettings, topic: str, places: Sequence[tuple[int, int]]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records at these (partition, offset) places of ``topic``, in that order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        found = []
+        for partition, offset in places:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            found.append(await asyncio.wait_for(consumer.getone(tp), 30))
+        return found
+    finally:
+        await consumer.stop()
+
+
+def tombstoned_keys(records: Sequence[ConsumerRecord[bytes, bytes]]) -> set[str]:
+    """The keys of the tombstones among ``records``."""
+    return {r.key.decode() for r in records if r.value is None and r.key is not None}
