@@ -120,6 +120,7 @@ async def start_identity(
             "password_memory_kib": 8192,
             "password_parallelism": 1,
             "republish_interval_s": 0.5,
+            "erasure_group": f"identity-erasure-test-{uuid.uuid4().hex[:8]}",
         }
         app = bootstrap(IdentitySettings(**(values | overrides)))
         stopping = asyncio.Event()
