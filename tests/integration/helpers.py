@@ -8,7 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from trackstream.privacy.v1.erasure_pb2 import ErasureOrdered, StoreErased, SubjectKind
+from trackstream.privacy.v1.erasure_pb2 import (
+    ErasureAcknowledged,
+    ErasureOrdered,
+    StoreErased,
+    SubjectKind,
+)
 from trackstream_kafka.erasure import Erase, ErasureParticipant
 from trackstream_kafka.publisher import EventPublisher
 from trackstream_kafka.settings import KafkaSettings
@@ -151,3 +156,37 @@ async def records_at(
 def tombstoned_keys(records: Sequence[ConsumerRecord[bytes, bytes]]) -> set[str]:
     """The keys of the tombstones among ``records``."""
     return {r.key.decode() for r in records if r.value is None and r.key is not None}
+
+
+async def acknowledgement(
+    settings: KafkaSettings,
+    request_id: str,
+    participant: str,
+    since: dict[TopicPartition, int],
+    *,
+    within: float = 60,
+) -> ErasureAcknowledged:
+    """The first acknowledgement of ``request_id`` by ``participant`` on the acks topic after
+    the ``since`` offsets (taken with :func:`end_offsets` before the order was published)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    if record.key != request_id.encode() or record.value is None:
+                        continue
+                    ack = ErasureAcknowledged.FromString(record.value)
+                    if ack.participant == participant:
+                        return ack
+        raise TimeoutError(f"no acknowledgement by {participant} within {within} s")
+    finally:
+        await consumer.stop()

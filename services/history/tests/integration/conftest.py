@@ -14,10 +14,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from history.bootstrap import HistoryApp, bootstrap
 from history.config import HistorySettings
+from tests.integration.helpers import start_group_at_end
 from trackstream.history.v1 import history_service_pb2 as pb
 from trackstream.history.v1 import history_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
+from trackstream_kafka import KafkaSettings
+from trackstream_kafka.erasure import ORDERS_TOPIC
 
 StartHistory = Callable[..., Coroutine[Any, Any, HistoryApp]]
 
@@ -62,7 +65,11 @@ async def start_history() -> AsyncIterator[StartHistory]:
             "grpc_port": 0,
             "consumer_group": f"history-test-{uuid.uuid4().hex[:8]}",
         }
-        app = bootstrap(HistorySettings(**(values | overrides)))
+        settings = HistorySettings(**(values | overrides))
+        await start_group_at_end(
+            KafkaSettings(), f"{settings.consumer_group}-erasure", ORDERS_TOPIC
+        )
+        app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))
         running.append((stopping, task))

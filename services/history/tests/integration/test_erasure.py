@@ -13,9 +13,18 @@ import pytest
 from history.adapters.store import PositionStore
 from history.domain.model import PointAddress, TrackPoint
 from history.erasure import PARTICIPANT, HistoryErasure
-from tests.integration.helpers import apply_erasure, deleted_counts, erasure_order
+from services.history.tests.integration.conftest import StartHistory
+from tests.integration.helpers import (
+    acknowledgement,
+    apply_erasure,
+    deleted_counts,
+    end_offsets,
+    erasure_order,
+)
 from trackstream.privacy.v1.erasure_pb2 import SubjectKind
 from trackstream_cassandra import CassandraSettings, CassandraStore, connect
+from trackstream_kafka import EventPublisher, KafkaSettings
+from trackstream_kafka.erasure import ACKS_TOPIC, ORDERS_TOPIC
 
 PLAN = {
     "cassandra:positions_by_device_day",
@@ -100,3 +109,29 @@ async def test_a_devices_history_is_erased_and_another_kept(cassandra: Cassandra
     again = await apply_erasure(PARTICIPANT, erasure.erase, order)
     assert set(again) == PLAN
     assert set(deleted_counts(again).values()) == {0}
+
+
+async def test_the_running_service_takes_an_order_from_kafka_and_acknowledges_it(
+    cassandra: CassandraStore, start_history: StartHistory
+) -> None:
+    """The participant as bootstrap wires it: an order published on the orders topic is erased
+    and acknowledged by the running service."""
+    device = f"dev-erase-live-{uuid.uuid4().hex[:8]}"
+    store = PositionStore(cassandra, concurrency=16)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    await store.write(_points(device, start, days=1))
+    assert await _held(store, device, start, 1) == 3 + 1
+    await start_history()
+    kafka = KafkaSettings()
+    since = await end_offsets(kafka, ACKS_TOPIC)
+    order = erasure_order(SubjectKind.SUBJECT_KIND_DEVICE, device, device_ids=[device])
+    publisher = EventPublisher.create(kafka, source="/tests/privacy")
+    await publisher.start()
+    try:
+        await publisher.publish(ORDERS_TOPIC, order, key=order.request_id)
+    finally:
+        await publisher.stop()
+    ack = await acknowledgement(kafka, order.request_id, PARTICIPANT, since)
+    assert {s.store for s in ack.stores} == PLAN
+    assert {s.store: s.deleted for s in ack.stores}["cassandra:positions_by_device_day"] == 1
+    assert await _held(store, device, start, 1) == 0
