@@ -63,6 +63,8 @@ TABLES = (
     "identity_unpublished",
 )
 TOPICS = (ACCOUNTS_TOPIC, REGISTRY_TOPIC, REVOCATIONS_TOPIC, API_KEYS_TOPIC)
+#: passes over an order at most (each finds what calls running alongside wrote meanwhile)
+MAX_PASSES = 3
 #: the shard of identity_unpublished (CassandraIdentityStore writes every mark there)
 _SHARD = 0
 
@@ -91,14 +93,42 @@ class IdentityErasure:
     async def erase(self, order: ErasureOrdered) -> list[StoreErased]:
         devices = list(dict.fromkeys(order.device_ids))
         accounts = list(dict.fromkeys(order.account_ids))
+        counts = dict.fromkeys(TABLES, 0)
+        kafka = {t: StoreErased() for t in TOPICS}
+        # a call that ran alongside (a login, a new key) may have written after the first
+        # pass looked: passes repeat until one finds nothing (the account and its e-mail
+        # entry are gone by then, so nothing new can start)
+        for _ in range(MAX_PASSES):
+            if not await self._erase_once(devices, accounts, counts, kafka):
+                break
+        cassandra = [
+            cassandra_rows_erased(t, n, gc_grace_s=await self._db.gc_grace_seconds(t))
+            for t, n in counts.items()
+        ]
+        return [*cassandra, *kafka.values()]
+
+    async def _erase_once(
+        self,
+        devices: list[str],
+        accounts: list[str],
+        counts: dict[str, int],
+        kafka: dict[str, StoreErased],
+    ) -> bool:
+        """One pass; whether it found anything."""
         plan = _Plan()
         for account_id in accounts:
             await self._plan_account(plan, account_id, set(devices))
         for device_id in devices:
             await self._plan_device(plan, device_id)
-        counts = dict.fromkeys(TABLES, 0)
         # 2: tombstones, the accounts and devices first
-        kafka = [await tombstone_keys(self._publisher, t, plan.tombstones[t]) for t in TOPICS]
+        for topic in TOPICS:
+            written = await tombstone_keys(self._publisher, topic, plan.tombstones[topic])
+            if not kafka[topic].store:
+                kafka[topic] = written
+            elif written.deleted:  # a later pass adds its tombstones and the later bound
+                kafka[topic].deleted += written.deleted
+                kafka[topic].tombstones.extend(written.tombstones)
+                kafka[topic].physically_gone_by.CopyFrom(written.physically_gone_by)
         # a shared device stays, without the share (republished by the usual path)
         for device_id, account_id in plan.unshares:
             try:
@@ -110,11 +140,7 @@ class IdentityErasure:
         for table, where, params in [*plan.deletes, *plan.last]:
             await self._db.execute(f"DELETE FROM {table} WHERE {where}", params)
             counts[table] += 1
-        cassandra = [
-            cassandra_rows_erased(t, n, gc_grace_s=await self._db.gc_grace_seconds(t))
-            for t, n in counts.items()
-        ]
-        return [*cassandra, *kafka]
+        return bool(plan.deletes or plan.last or plan.unshares or any(plan.tombstones.values()))
 
     async def _rows(self, cql: str, *params: Any) -> list[Any]:
         return await self._db.execute(cql, params)

@@ -6,15 +6,17 @@ registered again gets a new device id."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from identity.bootstrap import IdentityApp
 from identity.domain.errors import Unauthenticated
 from identity.domain.model import AccountKind, AccountRole
 from identity.domain.rules import normalise_email
-from identity.erasure import PARTICIPANT
-from identity.handlers import Identity
+from identity.erasure import PARTICIPANT, IdentityErasure
+from identity.handlers import Identity, TokenPair
 from services.identity.tests.integration.conftest import StartIdentity, unique_email, unique_imei
 from services.identity.tests.integration.test_identity_service import PASSWORD, platform_of
 from tests.integration.helpers import (
@@ -25,7 +27,7 @@ from tests.integration.helpers import (
     tombstoned_keys,
 )
 from trackstream.privacy.v1.erasure_pb2 import StoreErased, SubjectKind
-from trackstream_kafka import KafkaSettings
+from trackstream_kafka import EventPublisher, KafkaSettings
 
 TABLES = (
     "identity_accounts",
@@ -223,3 +225,50 @@ async def test_an_account_is_erased_whole_and_another_kept(
         expiry_time=None,
     )
     assert device.device_id != erased.device_id
+
+
+class _LoginDuringErasure:
+    """The erasure's publisher; while the first tombstones go out, the user logs in again."""
+
+    def __init__(self, publisher: EventPublisher, identity: Identity, email: str) -> None:
+        self._publisher = publisher
+        self._login: Callable[[], Awaitable[object]] | None = lambda: identity.issue_token(
+            email=email, password=PASSWORD
+        )
+        self.session_id = ""
+
+    async def publish_tombstones(self, topic: str, keys: list[str]) -> list[tuple[int, int]]:
+        if self._login is not None:
+            login, self._login = self._login, None
+            pair = await login()
+            assert isinstance(pair, TokenPair)
+            self.session_id = pair.session_id
+        return await self._publisher.publish_tombstones(topic, keys)
+
+
+async def test_a_login_while_the_erasure_runs_is_erased_too(
+    start_identity: StartIdentity, secrets: list[str]
+) -> None:
+    secrets.append(PASSWORD)
+    app = await start_identity()
+    root = await platform_of(app, secrets)
+    erased = await _seed(app.identity, root, secrets)
+    racing = _LoginDuringErasure(app.publisher, app.identity, erased.email)
+    erasure = IdentityErasure(app.identity, app.cassandra, cast(EventPublisher, racing))
+    order = erasure_order(
+        SubjectKind.SUBJECT_KIND_ACCOUNT,
+        erased.account_id,
+        device_ids=[erased.device_id],
+        account_ids=[erased.account_id],
+    )
+    stores = await apply_erasure(PARTICIPANT, erasure.erase, order)
+
+    assert racing.session_id, "the login did not happen during the erasure"
+    assert await app.identity.store.get_session(racing.session_id) is None
+    assert await app.identity.store.sessions_of(erased.account_id) == []
+    assert deleted_counts(stores)["cassandra:identity_sessions"] == 2
+    assert await _tombstones(stores["kafka:identity.revocations.v1"]) >= {
+        erased.session_id,
+        racing.session_id,
+    }
+    assert await _held(app, erased) == 0
