@@ -155,6 +155,7 @@ class AlarmRunner:
 
     def __init__(self) -> None:
         self._running: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        self._erasure_groups: set[str] = set()
 
     async def start(self, **overrides: Any) -> AlarmApp:
         suffix = uuid.uuid4().hex[:8]
@@ -165,9 +166,10 @@ class AlarmRunner:
             "sweep_interval_s": 0.5,
         }
         settings = AlarmSettings(**(values | overrides))
-        await start_group_at_end(
-            KafkaSettings(), f"{settings.consumer_group}-erasure", ORDERS_TOPIC
-        )
+        erasure_group = f"{settings.consumer_group}-erasure"
+        if erasure_group not in self._erasure_groups:  # not while an instance is in it
+            await start_group_at_end(KafkaSettings(), erasure_group, ORDERS_TOPIC)
+            self._erasure_groups.add(erasure_group)
         app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))

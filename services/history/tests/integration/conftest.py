@@ -59,6 +59,7 @@ def position(
 @pytest.fixture
 async def start_history() -> AsyncIterator[StartHistory]:
     running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    erasure_groups: set[str] = set()
 
     async def start(**overrides: Any) -> HistoryApp:
         values: dict[str, Any] = {
@@ -66,9 +67,10 @@ async def start_history() -> AsyncIterator[StartHistory]:
             "consumer_group": f"history-test-{uuid.uuid4().hex[:8]}",
         }
         settings = HistorySettings(**(values | overrides))
-        await start_group_at_end(
-            KafkaSettings(), f"{settings.consumer_group}-erasure", ORDERS_TOPIC
-        )
+        erasure_group = f"{settings.consumer_group}-erasure"
+        if erasure_group not in erasure_groups:  # not while an instance is in it
+            await start_group_at_end(KafkaSettings(), erasure_group, ORDERS_TOPIC)
+            erasure_groups.add(erasure_group)
         app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))
