@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from trackstream.privacy.v1.erasure_pb2 import (
+    ErasureAcknowledged,
+    ErasureOrdered,
+    StoreErased,
+    SubjectKind,
+)
 from trackstream_kafka import admin
+from trackstream_kafka.erasure import Erase, ErasureParticipant
+from trackstream_kafka.publisher import EventPublisher
 from trackstream_kafka.settings import KafkaSettings
 
 #: the make_topic fixture: creates a unique topic (and its .dlq) and returns its name
@@ -67,3 +76,108 @@ async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartit
 async def start_group_at_end(settings: KafkaSettings, group: str, *topics: str) -> None:
     """Commit ``group``'s offsets at the current end of ``topics`` (trackstream_kafka.admin)."""
     await admin.start_group_at_end(settings, group, *topics)
+
+
+def erasure_order(
+    kind: SubjectKind.ValueType,
+    subject_id: str,
+    *,
+    device_ids: Sequence[str] = (),
+    account_ids: Sequence[str] = (),
+) -> ErasureOrdered:
+    """An order as the privacy service sends it (a fresh request id, attempt 1)."""
+    return ErasureOrdered(
+        request_id=str(uuid.uuid4()),
+        subject_kind=kind,
+        subject_id=subject_id,
+        device_ids=list(device_ids),
+        account_ids=list(account_ids),
+        attempt=1,
+    )
+
+
+async def apply_erasure(
+    participant: str, erase: Erase, order: ErasureOrdered, settings: KafkaSettings | None = None
+) -> dict[str, StoreErased]:
+    """Apply ``order`` through the service's :class:`ErasureParticipant` (its acknowledgement
+    is published to the real acks topic) and return what each store did, by store name."""
+    kafka = settings or KafkaSettings()
+    publisher = EventPublisher.create(kafka, source="/tests/erasure")
+    await publisher.start()
+    try:
+        ack = await ErasureParticipant(
+            settings=kafka,
+            participant=participant,
+            erase=erase,
+            publisher=publisher,
+            group_id=f"tests-erasure-{uuid.uuid4().hex[:8]}",  # never started: apply only
+        ).apply(order)
+    finally:
+        await publisher.stop()
+    assert ack.participant == participant and ack.request_id == order.request_id
+    stores = {s.store: s for s in ack.stores}
+    assert len(stores) == len(ack.stores), "a store acknowledged twice"
+    return stores
+
+
+def deleted_counts(stores: dict[str, StoreErased]) -> dict[str, int]:
+    return {name: s.deleted for name, s in stores.items()}
+
+
+async def records_at(
+    settings: KafkaSettings, topic: str, places: Sequence[tuple[int, int]]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records at these (partition, offset) places of ``topic``, in that order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        found = []
+        for partition, offset in places:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            found.append(await asyncio.wait_for(consumer.getone(tp), 30))
+        return found
+    finally:
+        await consumer.stop()
+
+
+def tombstoned_keys(records: Sequence[ConsumerRecord[bytes, bytes]]) -> set[str]:
+    """The keys of the tombstones among ``records``."""
+    return {r.key.decode() for r in records if r.value is None and r.key is not None}
+
+
+async def acknowledgement(
+    settings: KafkaSettings,
+    request_id: str,
+    participant: str,
+    since: dict[TopicPartition, int],
+    *,
+    within: float = 60,
+) -> ErasureAcknowledged:
+    """The first acknowledgement of ``request_id`` by ``participant`` on the acks topic after
+    the ``since`` offsets (taken with :func:`end_offsets` before the order was published)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    if record.key != request_id.encode() or record.value is None:
+                        continue
+                    ack = ErasureAcknowledged.FromString(record.value)
+                    if ack.participant == participant:
+                        return ack
+        raise TimeoutError(f"no acknowledgement by {participant} within {within} s")
+    finally:
+        await consumer.stop()

@@ -71,6 +71,7 @@ class CassandraStore:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._prepared: dict[str, PreparedStatement] = {}
+        self._gc_grace: dict[str, int] = {}
 
     def prepared(self, cql: str) -> PreparedStatement:
         statement = self._prepared.get(cql)
@@ -98,6 +99,22 @@ class CassandraStore:
             concurrency=concurrency,
             raise_on_first_error=True,
         )
+
+    async def gc_grace_seconds(self, table: str) -> int:
+        """The table's ``gc_grace_seconds`` in the session's keyspace, read from
+        ``system_schema.tables`` once: how long a tombstone is kept before compaction may purge
+        it (and the data it shadows), so the bound of an erasure."""
+        if table not in self._gc_grace:
+            keyspace = self.session.keyspace
+            rows = await self.execute(
+                "SELECT gc_grace_seconds FROM system_schema.tables "
+                "WHERE keyspace_name = ? AND table_name = ?",
+                (keyspace, table),
+            )
+            if not rows:
+                raise LookupError(f"no table {table!r} in keyspace {keyspace!r}")
+            self._gc_grace[table] = int(rows[0].gc_grace_seconds)
+        return self._gc_grace[table]
 
     def close(self) -> None:
         self.session.cluster.shutdown()

@@ -13,6 +13,7 @@ from alarm.adapters.grpc_api import AlarmApi, serve_grpc
 from alarm.adapters.store import AlarmStore
 from alarm.config import AlarmSettings
 from alarm.domain.engine import Engine
+from alarm.erasure import PARTICIPANT, AlarmErasure
 from alarm.handlers import (
     ALARMS,
     DEVICE_ALARMS,
@@ -29,6 +30,7 @@ from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.table import CompactedTable
 
 REGISTRY_TOPIC = "identity.device-registry.v1"
@@ -93,6 +95,7 @@ class AlarmApp:
     cassandra: CassandraStore
     tables: Tables
     publisher: EventPublisher
+    erasure: AlarmErasure
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -135,14 +138,23 @@ class AlarmApp:
             apply_fence=self.tables.geofences.apply,
             apply_rule=self.tables.rules.apply,
         )
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=self.publisher,
+            group_id=f"{s.consumer_group}-erasure",
+        )
         await engine_consumer.start()
         await history_consumer.start()
+        await participant.start()
         server, self.grpc_port = await serve_grpc(api, s.grpc_host, s.grpc_port)
         sweeps_stopping = asyncio.Event()
         tasks = [
             asyncio.create_task(engine_consumer.run()),
             asyncio.create_task(history_consumer.run()),
             asyncio.create_task(self.processor.run_sweeps(sweeps_stopping, s.sweep_interval_s)),
+            asyncio.create_task(participant.run()),
         ]
         # ready once the group assigned our partitions, their states are loaded and the
         # positions we start from are known
@@ -163,6 +175,7 @@ class AlarmApp:
             sweeps_stopping.set()
             engine_consumer.stop()
             history_consumer.stop()
+            participant.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await server.stop(5)
@@ -216,6 +229,14 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
         account_of=directory.account_of,
         engine=Engine(moving_speed_kmh=settings.moving_speed_kmh),
     )
+    erasure = AlarmErasure(
+        cassandra=cassandra,
+        publisher=publisher,
+        processor=processor,
+        definitions=definitions,
+        geofences=tables.geofences,
+        rules=tables.rules,
+    )
     return AlarmApp(
         settings=settings,
         processor=processor,
@@ -225,4 +246,5 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
         cassandra=cassandra,
         tables=tables,
         publisher=publisher,
+        erasure=erasure,
     )

@@ -17,12 +17,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from alarm.bootstrap import AlarmApp, bootstrap
 from alarm.config import AlarmSettings
+from tests.integration.helpers import start_group_at_end
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.alarm.v1 import alarm_service_pb2_grpc as pb_grpc
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
+from trackstream_kafka.erasure import ORDERS_TOPIC
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -153,6 +155,7 @@ class AlarmRunner:
 
     def __init__(self) -> None:
         self._running: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        self._erasure_groups: set[str] = set()
 
     async def start(self, **overrides: Any) -> AlarmApp:
         suffix = uuid.uuid4().hex[:8]
@@ -162,7 +165,12 @@ class AlarmRunner:
             "history_group": f"alarm-history-test-{suffix}",
             "sweep_interval_s": 0.5,
         }
-        app = bootstrap(AlarmSettings(**(values | overrides)))
+        settings = AlarmSettings(**(values | overrides))
+        erasure_group = f"{settings.consumer_group}-erasure"
+        if erasure_group not in self._erasure_groups:  # not while an instance is in it
+            await start_group_at_end(KafkaSettings(), erasure_group, ORDERS_TOPIC)
+            self._erasure_groups.add(erasure_group)
+        app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))
         self._running[id(app)] = (stopping, task)

@@ -10,11 +10,13 @@ from history.adapters.grpc_api import serve_grpc
 from history.adapters.store import PositionStore
 from history.config import HistorySettings
 from history.domain.retention import RetentionPolicy
+from history.erasure import PARTICIPANT, HistoryErasure
 from history.handlers import AddressWriter, HistoryHandler, PositionWriter, StoreHealth
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.table import CompactedTable
 
 POSITIONS = "tracking.positions.v1"
@@ -31,6 +33,7 @@ class HistoryApp:
     writer: PositionWriter
     addresses: AddressWriter
     accounts: CompactedTable[DeviceRegistered]
+    erasure: HistoryErasure
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -53,20 +56,31 @@ class HistoryApp:
             dead_letters=dead_letters,
         )
         await consumer.start()
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=dead_letters,
+            group_id=f"{s.consumer_group}-erasure",
+        )
+        await participant.start()
         server, self.grpc_port = await serve_grpc(self.store, s.grpc_host, s.grpc_port)
         consuming = asyncio.create_task(consumer.run())
+        erasing = asyncio.create_task(participant.run())
         self.ready.set()
         try:
             waiter = asyncio.create_task(stopping.wait())
-            await asyncio.wait({consuming, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({consuming, erasing, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-            if consuming.done():
-                consuming.result()
+            for task in (consuming, erasing):
+                if task.done():
+                    task.result()
         finally:
             self.ready.clear()
             consumer.stop()
+            participant.stop()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consuming, 30)
+                await asyncio.wait_for(asyncio.gather(consuming, erasing), 30)
             await server.stop(5)
             await dead_letters.stop()
             stopping.set()
@@ -96,4 +110,5 @@ def bootstrap(settings: HistorySettings) -> HistoryApp:
         writer=PositionWriter(store, health, retention),
         addresses=AddressWriter(store, health, retention),
         accounts=accounts,
+        erasure=HistoryErasure(cassandra, future_tolerance_s=settings.future_tolerance_s),
     )

@@ -14,10 +14,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from history.bootstrap import HistoryApp, bootstrap
 from history.config import HistorySettings
+from tests.integration.helpers import start_group_at_end
 from trackstream.history.v1 import history_service_pb2 as pb
 from trackstream.history.v1 import history_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
+from trackstream_kafka import KafkaSettings
+from trackstream_kafka.erasure import ORDERS_TOPIC
 
 StartHistory = Callable[..., Coroutine[Any, Any, HistoryApp]]
 
@@ -56,13 +59,19 @@ def position(
 @pytest.fixture
 async def start_history() -> AsyncIterator[StartHistory]:
     running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    erasure_groups: set[str] = set()
 
     async def start(**overrides: Any) -> HistoryApp:
         values: dict[str, Any] = {
             "grpc_port": 0,
             "consumer_group": f"history-test-{uuid.uuid4().hex[:8]}",
         }
-        app = bootstrap(HistorySettings(**(values | overrides)))
+        settings = HistorySettings(**(values | overrides))
+        erasure_group = f"{settings.consumer_group}-erasure"
+        if erasure_group not in erasure_groups:  # not while an instance is in it
+            await start_group_at_end(KafkaSettings(), erasure_group, ORDERS_TOPIC)
+            erasure_groups.add(erasure_group)
+        app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))
         running.append((stopping, task))

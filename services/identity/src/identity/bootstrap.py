@@ -16,11 +16,13 @@ from identity.adapters.passwords import Argon2Passwords
 from identity.adapters.store import CassandraIdentityStore
 from identity.config import IdentitySettings
 from identity.domain.errors import Unavailable
+from identity.erasure import PARTICIPANT, IdentityErasure
 from identity.handlers import Identity, Lifetimes
 from identity.ports import IdentityStore, PasswordHashing, Publisher
 from trackstream_auth import SigningKey
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class IdentityApp:
     identity: Identity
     cassandra: CassandraStore
     publisher: EventPublisher
+    erasure: IdentityErasure
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -100,12 +103,28 @@ class IdentityApp:
         await self._republish()  # what a previous run stored but could not publish
         server, self.grpc_port = await serve_grpc(self.identity, s.grpc_host, s.grpc_port)
         republishing = asyncio.create_task(self._republish_periodically(stopping))
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=self.publisher,
+            group_id=s.erasure_group,
+        )
+        await participant.start()
+        erasing = asyncio.create_task(participant.run())
         self.ready.set()
         log.info("identity serving", extra={"grpc_port": self.grpc_port})
         try:
-            await stopping.wait()
+            waiter = asyncio.create_task(stopping.wait())
+            await asyncio.wait({erasing, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if erasing.done():
+                erasing.result()
         finally:
             self.ready.clear()
+            participant.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(erasing, 30)
             await server.stop(5)
             republishing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -130,5 +149,9 @@ def bootstrap(settings: IdentitySettings) -> IdentityApp:
         signing_key=SigningKey.load_or_create(settings.signing_key_file),
     )
     return IdentityApp(
-        settings=settings, identity=identity, cassandra=cassandra, publisher=publisher
+        settings=settings,
+        identity=identity,
+        cassandra=cassandra,
+        publisher=publisher,
+        erasure=IdentityErasure(identity, cassandra, publisher),
     )

@@ -50,6 +50,8 @@ class IdentitySettings(ServiceSettings):
     #: a change is republished only when its mark is older than this (younger ones may
     #: belong to a call still in flight); longer than any call takes
     republish_grace_s: float = 60.0
+    #: the consumer group that takes part in erasures (privacy.erasure-orders.v1)
+    erasure_group: str = "identity-erasure"
     #: bootstrap-admin: the platform account's e-mail and a file holding its password
     admin_email: str = ""
     admin_password_file: Path | None = None

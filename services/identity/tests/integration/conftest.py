@@ -23,9 +23,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from identity.bootstrap import IdentityApp, bootstrap
 from identity.config import IdentitySettings
+from tests.integration.helpers import start_group_at_end
 from trackstream.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from trackstream_cassandra import CassandraSettings, connect
 from trackstream_cassandra.migrations import apply_migrations
+from trackstream_kafka.erasure import ORDERS_TOPIC
 from trackstream_kafka.settings import KafkaSettings
 
 MIGRATIONS = Path(__file__).parents[4] / "deploy" / "cassandra" / "migrations"
@@ -120,8 +122,11 @@ async def start_identity(
             "password_memory_kib": 8192,
             "password_parallelism": 1,
             "republish_interval_s": 0.5,
+            "erasure_group": f"identity-erasure-test-{uuid.uuid4().hex[:8]}",
         }
-        app = bootstrap(IdentitySettings(**(values | overrides)))
+        settings = IdentitySettings(**(values | overrides))
+        await start_group_at_end(KafkaSettings(), settings.erasure_group, ORDERS_TOPIC)
+        app = bootstrap(settings)
         stopping = asyncio.Event()
         task = asyncio.create_task(app.run(stopping))
         running.append((stopping, task))

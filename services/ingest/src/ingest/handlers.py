@@ -101,6 +101,8 @@ class IngestHandler:
                 continue
             if session.state is SessionState.UNIDENTIFIED:
                 raise NotIdentified(f"{type(report).__name__} before the device identified itself")
+            if session.state is SessionState.ACTIVE:
+                self._follow_registry(session)
             if session.state is SessionState.QUARANTINED:
                 self._quarantined(session, report, received, out)
                 acknowledge = False  # kept on the device until an operator claims it
@@ -115,6 +117,16 @@ class IngestHandler:
         return acknowledge
 
     # ---------------------------------------------------------------- identification
+
+    def _follow_registry(self, session: DeviceSession) -> None:
+        """A connected device whose registration is gone (erased: its tombstone is in the
+        registry) or changed (registered again under a new id) is disconnected, its report
+        dropped: at its next login it is an unknown device (refused or quarantined, by policy)
+        or the new id. Nothing reaches the erased device id again."""
+        assert session.identifier_hmac is not None
+        registration = self.directory.lookup(session.identifier_hmac)
+        if registration is None or registration.device_id != session.device_id:
+            raise DeviceRejected("the device's registration changed; log in again")
 
     def _identify(
         self, session: DeviceSession, report: Identify, received: datetime, out: list[Outgoing]

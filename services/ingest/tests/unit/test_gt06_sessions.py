@@ -106,6 +106,40 @@ async def test_unknown_device_is_quarantined_and_its_positions_are_not_acknowled
     assert harness.publisher.on("tracking.positions.v1") == []
 
 
+async def test_an_erased_device_is_cut_off_and_comes_back_only_under_a_new_id(
+    harness: Harness,
+) -> None:
+    harness.register(IMEI, "dev-erased")
+    reader, writer = await harness.connect("gt06")
+    writer.write(LOGIN)
+    await read_exactly(reader, len(ack_of(LOGIN)))
+    writer.write(LOCATION)
+    await read_exactly(reader, len(ack_of(LOCATION)))
+    assert [p.key for p in harness.publisher.on("tracking.positions.v1")] == ["dev-erased"]
+
+    harness.directory.apply("dev-erased", None)  # identity's tombstone after the erasure
+    writer.write(LOCATION)  # still connected: dropped, and the connection closes
+    assert await closed(reader)
+    reader, writer = await harness.connect("gt06")
+    writer.write(LOGIN)  # logs in again: now an unknown device (quarantined by default)
+    await read_exactly(reader, len(ack_of(LOGIN)))
+    writer.write(LOCATION)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(reader.read(1), 0.5)
+    assert [p.key for p in harness.publisher.on("tracking.positions.v1")] == ["dev-erased"]
+    writer.close()
+
+    harness.register(IMEI, "dev-new")  # registered again: identity gives a new id
+    reader, writer = await harness.connect("gt06")
+    writer.write(LOGIN)
+    await read_exactly(reader, len(ack_of(LOGIN)))
+    writer.write(LOCATION)
+    await read_exactly(reader, len(ack_of(LOCATION)))
+    keys = [p.key for p in harness.publisher.on("tracking.positions.v1")]
+    assert keys == ["dev-erased", "dev-new"]
+    writer.close()
+
+
 @pytest.mark.parametrize("harness", [{"unknown_device_policy": "reject"}], indirect=True)
 async def test_unknown_device_is_refused_under_the_reject_policy(harness: Harness) -> None:
     reader, writer = await harness.connect("gt06")

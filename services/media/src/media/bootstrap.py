@@ -19,11 +19,13 @@ from media.adapters.http_upload import upload_app
 from media.adapters.object_store import S3ObjectStore
 from media.config import MediaSettings
 from media.domain.retention import RetentionPolicy
+from media.erasure import PARTICIPANT, MediaErasure
 from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_s3 import HashedPut, ensure_buckets, make_client
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class MediaService:
     devices: RegistryDevices
     publisher: EventPublisher
     cassandra: CassandraStore
+    erasure: MediaErasure
     grpc_port: int = 0
     http_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,6 +68,14 @@ class MediaService:
             dead_letters=self.publisher,
         )
         await consumer.start()
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=self.publisher,
+            group_id=f"{s.consumer_group}-erasure",
+        )
+        await participant.start()
         grpc_server, self.grpc_port = await serve_grpc(self.app, s.grpc_host, s.grpc_port)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -86,6 +97,7 @@ class MediaService:
         serving = asyncio.create_task(http.serve(sockets=[sock]))
         consuming = asyncio.create_task(consumer.run())
         sweeping = asyncio.create_task(self._sweep_forever(stopping))
+        erasing = asyncio.create_task(participant.run())
         for _ in range(1000):
             if http.started or serving.done():
                 break
@@ -97,17 +109,19 @@ class MediaService:
         try:
             waiter = asyncio.create_task(stopping.wait())
             await asyncio.wait(
-                {consuming, serving, sweeping, waiter}, return_when=asyncio.FIRST_COMPLETED
+                {consuming, serving, sweeping, erasing, waiter},
+                return_when=asyncio.FIRST_COMPLETED,
             )
             waiter.cancel()
-            for task in (consuming, serving, sweeping):
+            for task in (consuming, serving, sweeping, erasing):
                 if task.done():
                     task.result()
         finally:
             self.ready.clear()
             http.should_exit = True
             consumer.stop()
-            for task in (serving, consuming):
+            participant.stop()
+            for task in (serving, consuming, erasing):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, 30)
             sweeping.cancel()
@@ -158,4 +172,5 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         devices=devices,
         publisher=publisher,
         cassandra=cassandra,
+        erasure=MediaErasure(app, cassandra),
     )

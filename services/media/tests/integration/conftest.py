@@ -23,6 +23,7 @@ from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.media.v1 import media_service_pb2_grpc as pb_grpc
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
+from trackstream_kafka.erasure import ORDERS_TOPIC
 from trackstream_protocols import jt808
 from trackstream_protocols.jt808 import device as jt808_device
 from trackstream_protocols.model import Fix
@@ -73,6 +74,7 @@ async def start_media() -> AsyncIterator[StartMedia]:
     async def start(**overrides: Any) -> MediaService:
         group = f"media-test-{uuid.uuid4().hex[:8]}"
         await start_group_at_end(KafkaSettings(), group, MEDIA_TOPIC, COMMAND_RESULTS, ALARMS_TOPIC)
+        await start_group_at_end(KafkaSettings(), f"{group}-erasure", ORDERS_TOPIC)
         settings = MediaSettings(
             grpc_port=0,
             http_host="127.0.0.1",

@@ -23,6 +23,7 @@ from notification.adapters.geocoder import Geocoder
 from notification.adapters.grpc_api import NotificationApi, serve_grpc
 from notification.adapters.store import NotificationStore
 from notification.config import NotificationSettings
+from notification.erasure import PARTICIPANT, NotificationErasure
 from notification.handlers import (
     ACCOUNTS,
     ALARMS,
@@ -40,6 +41,7 @@ from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.table import CompactedTable
 
 
@@ -57,6 +59,7 @@ class NotificationApp:
     http: httpx.AsyncClient
     geocoder: Geocoder
     api: NotificationApi
+    erasure: NotificationErasure
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -83,11 +86,20 @@ class NotificationApp:
             auto_offset_reset=s.new_group_start,
         )
         await consumer.start()
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=self.publisher,
+            group_id=f"{s.consumer_group}-erasure",
+        )
+        await participant.start()
         server, self.grpc_port = await serve_grpc(self.api, s.grpc_host, s.grpc_port)
         sweeps_stopping = asyncio.Event()
         tasks = [
             asyncio.create_task(consumer.run()),
             asyncio.create_task(self.sweeper.run(sweeps_stopping, s.sweep_interval_s)),
+            asyncio.create_task(participant.run()),
         ]
         await consumer.positions()
         self.ready.set()
@@ -102,6 +114,7 @@ class NotificationApp:
             self.ready.clear()
             sweeps_stopping.set()
             consumer.stop()
+            participant.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await self.dispatcher.drain(10)
@@ -235,4 +248,10 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         http=http,
         geocoder=geocoder,
         api=api,
+        erasure=NotificationErasure(
+            store=store,
+            cassandra=cassandra,
+            subscriptions=subscriptions,
+            forget_rate=processor.limiter.forget,
+        ),
     )

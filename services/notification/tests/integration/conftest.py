@@ -27,6 +27,7 @@ from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.notification.v1 import notification_service_pb2_grpc as pb_grpc
 from trackstream.tracking.v1.fix_pb2 import Fix
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
+from trackstream_kafka.erasure import ORDERS_TOPIC
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -225,6 +226,7 @@ class NotificationRunner:
             await start_group_at_end(
                 KafkaSettings(), self.group, "alarm.alarms.v1", "tracking.command-results.v1"
             )
+            await start_group_at_end(KafkaSettings(), f"{self.group}-erasure", ORDERS_TOPIC)
             self._group_ready = True
         values: dict[str, Any] = {
             "grpc_port": 0,
