@@ -30,7 +30,7 @@ from ingest.domain.reports import (
     StatusReport,
 )
 from ingest.domain.session import DeviceRejected, DeviceSession, NotIdentified, SessionState
-from ingest.ports import Clock, DeviceDirectory, MediaStore, Publisher
+from ingest.ports import Clock, DeviceDirectory, MediaStore, Publisher, Registration
 from trackstream.tracking.v1 import command_pb2, device_pb2, fix_pb2, quarantine_pb2
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_events.timestamps import to_timestamp
@@ -101,14 +101,12 @@ class IngestHandler:
                 continue
             if session.state is SessionState.UNIDENTIFIED:
                 raise NotIdentified(f"{type(report).__name__} before the device identified itself")
-            if session.state is SessionState.ACTIVE:
-                self._follow_registry(session)
             if session.state is SessionState.QUARANTINED:
                 self._quarantined(session, report, received, out)
                 acknowledge = False  # kept on the device until an operator claims it
                 continue
             assert session.device_id is not None
-            precise = self._precise(session)
+            precise = self._precise(self._follow_registry(session))
             self._active(session, inbound, report, received, out, precise)
             if isinstance(report, MediaReport):
                 await self._media(session.device_id, report, received, out, precise)
@@ -118,7 +116,7 @@ class IngestHandler:
 
     # ---------------------------------------------------------------- identification
 
-    def _follow_registry(self, session: DeviceSession) -> None:
+    def _follow_registry(self, session: DeviceSession) -> Registration:
         """A connected device whose registration is gone (erased: its tombstone is in the
         registry) or changed (registered again under a new id) is disconnected, its report
         dropped: at its next login it is an unknown device (refused or quarantined, by policy)
@@ -127,6 +125,7 @@ class IngestHandler:
         registration = self.directory.lookup(session.identifier_hmac)
         if registration is None or registration.device_id != session.device_id:
             raise DeviceRejected("the device's registration changed; log in again")
+        return registration
 
     def _identify(
         self, session: DeviceSession, report: Identify, received: datetime, out: list[Outgoing]
@@ -188,13 +187,9 @@ class IngestHandler:
 
     # ---------------------------------------------------------------- a registered device
 
-    def _precise(self, session: DeviceSession) -> bool:
-        """Whether the device's fixes may be processed precisely: looked up for every frame,
-        so a consent withdrawn in the registry applies to the very next one."""
-        assert session.identifier_hmac is not None
-        registration = self.directory.lookup(session.identifier_hmac)
-        if registration is None:
-            return False  # unregistered meanwhile: nothing precise
+    def _precise(self, registration: Registration) -> bool:
+        """Whether the device's fixes may be processed precisely: the registration is looked
+        up for every frame, so a consent withdrawn in the registry applies to the next one."""
         return precise_allowed(
             registration.location_consent,
             registration.worn_by_minor,
