@@ -25,13 +25,13 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 
 from alarm.adapters.grpc_api import AlarmApi
 from alarm.adapters.grpc_api import serve_grpc as serve_alarm
 from alarm.bootstrap import AlarmApp
 from alarm.bootstrap import bootstrap as bootstrap_alarm
 from alarm.config import AlarmSettings
+from alarm.erasure import PARTICIPANT as ALARM_PARTICIPANT
 from gateway.bootstrap import Gateway
 from gateway.bootstrap import bootstrap as bootstrap_gateway
 from gateway.config import GatewaySettings
@@ -48,11 +48,14 @@ from media.bootstrap import MediaService
 from media.bootstrap import bootstrap as bootstrap_media
 from media.config import MediaSettings
 from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC
+from privacy.bootstrap import PrivacyApp
+from privacy.bootstrap import bootstrap as bootstrap_privacy
+from privacy.config import PrivacySettings
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.history.v1 import history_service_pb2_grpc as hpb_grpc
 from trackstream.identity.v1 import accounts_pb2 as pb
-from trackstream_kafka import KafkaSettings
-from trackstream_kafka.table import reader_of
+from trackstream_kafka import KafkaSettings, admin
+from trackstream_kafka.erasure import ORDERS_TOPIC, ErasureParticipant
 
 IDENTIFIER_KEY = "gateway-integration-identifier-key-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -92,6 +95,7 @@ class Stack:
     alarm: AlarmApp
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
     media: MediaService | None = None
+    privacy: PrivacyApp | None = None
 
     @property
     def base_url(self) -> str:
@@ -111,6 +115,7 @@ class Stack:
             "geocoding_address": f"127.0.0.1:{self.geocoding_port}",
             "alarm_address": f"127.0.0.1:{self.alarm.grpc_port}",
             "media_address": f"127.0.0.1:{self.media.grpc_port if self.media else 0}",
+            "privacy_address": f"127.0.0.1:{self.privacy.grpc_port if self.privacy else 0}",
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -137,25 +142,10 @@ class Stack:
         return account.account_id, email
 
 
-async def start_group_at_end(group_id: str, topic: str) -> None:
-    """Commit ``group_id``'s offsets at the end of ``topic``: a fresh history then stores only
+async def start_group_at_end(group_id: str, *topics: str) -> None:
+    """Commit ``group_id``'s offsets at the end of ``topics``: a fresh history then stores only
     what the tests publish, not the whole backlog of the running fleet."""
-    settings = KafkaSettings()
-    reader = await reader_of(settings, [topic], f"{group_id}-positioning")
-    try:
-        partitions = sorted(reader.assignment())
-        ends = await reader.end_offsets(partitions)
-    finally:
-        await reader.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
+    await admin.start_group_at_end(KafkaSettings(), group_id, *topics)
 
 
 async def consuming(history: HistoryApp) -> None:
@@ -193,9 +183,24 @@ async def alarm_api() -> AsyncIterator[AlarmApp]:
             apply_rule=app.tables.rules.apply,
         )
         server, app.grpc_port = await serve_alarm(api, "127.0.0.1", 0)
+        # alarm's part in erasures (the engine itself does not run here)
+        erasure_group = f"alarm-gw-erasure-{uuid.uuid4().hex[:8]}"
+        await start_group_at_end(erasure_group, ORDERS_TOPIC)
+        participant = ErasureParticipant(
+            settings=app.settings.kafka,
+            participant=ALARM_PARTICIPANT,
+            erase=app.erasure.erase,
+            publisher=app.publisher,
+            group_id=erasure_group,
+        )
+        await participant.start()
+        erasing = asyncio.create_task(participant.run())
         try:
             yield app
         finally:
+            participant.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(erasing, 20)
             await server.stop(1)
             await app.publisher.stop()
     finally:
@@ -225,6 +230,31 @@ async def media_service() -> AsyncIterator[MediaService]:
     task = await started(service.run(stopping), service.ready, "media")
     try:
         yield service
+    finally:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 40)
+
+
+@contextlib.asynccontextmanager
+async def privacy_service(folder: Path) -> AsyncIterator[PrivacyApp]:
+    """Privacy whole on a free port, its consumer group at the end of its topics."""
+    group = f"privacy-gw-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(group, "privacy.erasure-requests.v1", "privacy.erasure-acks.v1")
+    app = bootstrap_privacy(
+        PrivacySettings(
+            grpc_port=0,
+            ops_port=0,
+            consumer_group=group,
+            signing_key_file=folder / "certificate-key.pem",
+            resend_interval_s=5.0,
+            sweep_interval_s=0.5,
+        )
+    )
+    stopping = asyncio.Event()
+    task = await started(app.run(stopping), app.ready, "privacy")
+    try:
+        yield app
     finally:
         stopping.set()
         with contextlib.suppress(Exception):
@@ -263,6 +293,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     exits = contextlib.AsyncExitStack()
     alarm = await exits.enter_async_context(alarm_api())
     media = await exits.enter_async_context(media_service())
+    privacy = await exits.enter_async_context(privacy_service(folder))
     stack = Stack(
         identity=identity,
         history=history,
@@ -271,6 +302,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         geocoding_port=geocoding_port,
         alarm=alarm,
         media=media,
+        privacy=privacy,
     )
     stack.gateway = await stack.start_gateway()
     try:

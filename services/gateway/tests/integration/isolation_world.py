@@ -208,7 +208,8 @@ class Call:
 @dataclass(frozen=True)
 class Row:
     #: device, account, command, link, api_key, geofence, rule, listing, self, public,
-    #: websocket, or no_tenant_data (authenticated, but about nobody's data: geocoding lookups)
+    #: websocket, no_tenant_data (authenticated, but about nobody's data: geocoding lookups), or
+    #: irreversible (acting on a party of the world would end it: tested on fresh accounts)
     acts_on: str
     need: str
     build: Callable[[Target], Call] | None = None
@@ -230,6 +231,22 @@ def _dev(method: str, suffix: str = "", **kw: Any) -> Callable[[Target], Call]:
 
 
 ROUTES: dict[tuple[str, str], Row] = {
+    # ---- privacy: erasure of a device (a fresh target each time) and of an account
+    ("POST", "/v1/devices/{device_id}/erasure"): Row("device", MANAGE, _dev("POST", "/erasure")),
+    ("POST", "/v1/accounts/{account_id}/erasure"): Row(
+        "irreversible",
+        MANAGE,
+        lambda t: Call("POST", f"/v1/accounts/{t.account_id}/erasure"),
+        "would erase a party of the world: test_erasure.py, on fresh accounts",
+    ),
+    ("GET", "/v1/erasures/{request_id}"): Row(
+        "irreversible",
+        READ,
+        why_not_in_matrix="an erasure's status, for its requester's tree: test_erasure.py",
+    ),
+    ("GET", "/v1/privacy/certificate-keys"): Row(
+        "public", READ, why_not_in_matrix="public keys that verify certificates"
+    ),
     # ---- public or about the caller itself: covered elsewhere, not by a foreign target
     ("POST", "/v1/auth/token"): Row("public", READ, why_not_in_matrix="login, no caller yet"),
     ("POST", "/v1/auth/refresh"): Row(
@@ -483,7 +500,13 @@ def app_routes() -> list[tuple[str, str]]:
 
 def in_matrix(route: tuple[str, str]) -> bool:
     row = ROUTES.get(route)
-    return row is None or row.acts_on not in ("public", "self", "websocket", "no_tenant_data")
+    return row is None or row.acts_on not in (
+        "public",
+        "self",
+        "websocket",
+        "no_tenant_data",
+        "irreversible",
+    )
 
 
 async def send(client: httpx.AsyncClient, call: Call, headers: dict[str, str]) -> httpx.Response:
