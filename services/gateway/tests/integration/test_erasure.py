@@ -1,0 +1,173 @@
+"""Erasure of an account through the gateway, against the real stack: identity, history,
+alarm, media and privacy in-process on the real Kafka, Cassandra and S3.
+
+Two fresh enterprise accounts each get a device with positions, a share link, a command, an API
+key, a geofence, a rule, an alarm and a dashcam picture (the isolation world's target). One
+erases itself. Within 60 s no API answer contains it any more, its certificate verifies with the
+published keys, and the other account is intact."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from google.protobuf.json_format import Parse
+
+from privacy.domain.certificate import verify_certificate
+from services.gateway.tests.integration.conftest import Stack, eventually, login
+from services.gateway.tests.integration.isolation_world import Party, Target, World, make_target
+from services.gateway.tests.integration.live_helpers import publish_positions
+from trackstream.identity.v1 import accounts_pb2 as apb
+from trackstream.privacy.v1.erasure_pb2 import ErasureCertificate
+from trackstream_auth import parse_jwks
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+LOGICAL_ERASURE_S = 60
+
+
+@dataclass
+class Pair:
+    world: World
+    erased: Target
+    kept: Target
+    #: the distributor above the erased account (an admin that saw all of it)
+    above: Party
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pair(stack: Stack) -> AsyncIterator[Pair]:
+    ids = {
+        "D": await stack.create_account(stack.platform_id, apb.ACCOUNT_KIND_DISTRIBUTOR, label="D")
+    }
+    ids["E"] = await stack.create_account(ids["D"][0], apb.ACCOUNT_KIND_ENTERPRISE, label="E")
+    ids["K"] = await stack.create_account(stack.platform_id, apb.ACCOUNT_KIND_ENTERPRISE, label="K")
+
+    async def known() -> bool:
+        return all(i in stack.gateway.context.directory.accounts for i, _ in ids.values())
+
+    await eventually(known)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        parties = {
+            name: Party(account_id, email, await login(client, email))
+            for name, (account_id, email) in ids.items()
+        }
+        world = World(
+            parties,
+            stack.alarm.store,
+            admin_of={"E": "E", "K": "K"},
+            media=stack.media.app if stack.media else None,
+        )
+        erased, kept = await asyncio.gather(
+            make_target(client, world, "E", "K"), make_target(client, world, "K", "E")
+        )
+        await publish_positions([erased.device_id, kept.device_id])
+        for target in (erased, kept):
+            owner = world[target.owner]
+
+            async def stored(t: Target = target, p: Party = owner) -> bool:
+                response = await client.get(
+                    f"/v1/devices/{t.device_id}/last-position", headers=p.headers
+                )
+                return response.status_code == 200
+
+            await eventually(stored, within=30)
+    yield Pair(world, erased, kept, parties["D"])
+
+
+async def _reads(client: httpx.AsyncClient, target: Target, party: Party) -> dict[str, int]:
+    """What ``party`` reads of the target (status codes)."""
+    device = f"/v1/devices/{target.device_id}"
+    answers = {
+        "device": await client.get(device, headers=party.headers),
+        "last_position": await client.get(f"{device}/last-position", headers=party.headers),
+        "alarms": await client.get(f"{device}/alarms", headers=party.headers),
+        "media": await client.get(f"{device}/media", headers=party.headers),
+        "account": await client.get(f"/v1/accounts/{target.account_id}", headers=party.headers),
+        "shared_link": await client.get(f"/v1/shared/{target.link_token}/position"),
+        "geofence": await client.get(f"/v1/geofences/{target.geofence_id}", headers=party.headers),
+    }
+    return {name: response.status_code for name, response in answers.items()}
+
+
+async def test_an_account_erases_itself_and_within_60_s_nothing_answers_with_it(
+    stack: Stack, pair: Pair
+) -> None:
+    erased, kept = pair.erased, pair.kept
+    subject, other = pair.world["E"], pair.world["K"]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        before = await _reads(client, erased, subject)
+        assert set(before.values()) == {200}, before
+        # another account does not erase it (nor learn that the account exists)
+        refused = await client.post(
+            f"/v1/accounts/{erased.account_id}/erasure", headers=other.headers
+        )
+        assert refused.status_code == 404, refused.text
+        # the device is shared with the other account: it sees it, but cannot erase it
+        refused = await client.post(
+            f"/v1/devices/{erased.device_id}/erasure", headers=other.headers
+        )
+        assert refused.status_code == 403, refused.text
+
+        started = time.monotonic()
+        asked = await client.post(
+            f"/v1/accounts/{erased.account_id}/erasure",
+            headers=subject.headers,
+            json={"request_id": str(uuid.uuid4()), "reason": "leaving"},
+        )
+        assert asked.status_code == 202, asked.text
+        status_url = asked.headers["Location"]
+        status: dict[str, object] = {}
+
+        async def done() -> bool:
+            response = await client.get(status_url)
+            assert response.status_code == 200, response.text
+            status.update(response.json())
+            return status["state"] == "done"
+
+        try:
+            await eventually(done, within=LOGICAL_ERASURE_S)
+        except AssertionError:
+            raise AssertionError(f"not certified within {LOGICAL_ERASURE_S} s: {status}") from None
+        seconds = time.monotonic() - started
+        print(f"account erasure certified after {seconds:.1f} s")
+
+        # logical erasure: the account's credentials stop, the admin above sees nothing
+        assert (await client.get("/v1/accounts/me", headers=subject.headers)).status_code == 401
+        after = await _reads(client, erased, pair.above)
+        assert set(after.values()) == {404}, after
+        relogin = await client.post(
+            "/v1/auth/token",
+            json={"email": subject.email, "password": "correct horse battery staple"},
+        )
+        assert relogin.status_code == 401
+        # the other account is intact
+        assert set((await _reads(client, kept, other)).values()) == {200}
+
+        # the certificate verifies with the published keys and names nobody
+        keys = parse_jwks((await client.get("/v1/privacy/certificate-keys")).text)
+        body = status["certificate"]
+        assert isinstance(body, dict)
+        certificate = ErasureCertificate(
+            key_id=body["key_id"], signature=body["signature"], signed_json=body["signed_json"]
+        )
+        Parse(body["signed_json"], certificate)
+        assert verify_certificate(certificate, keys)
+        signed = body["signed_json"]
+        for identifier in (erased.account_id, erased.device_id, subject.email):
+            assert identifier not in signed
+        content = body["content"]
+        assert {a["participant"] for a in content["acknowledgements"]} >= {
+            "identity",
+            "history",
+            "alarm",
+            "media",
+            "privacy",
+        }
+        assert content["device_count"] == 1 and content["account_count"] == 1
+        assert seconds < LOGICAL_ERASURE_S
