@@ -158,7 +158,7 @@ def _digit_patterns(digits: str, make: _Make) -> Iterator[Pattern]:
     for number in dict.fromkeys((digits, digits.lstrip("0"))):
         if not number:
             continue
-        if len(number) <= 16:
+        if 14 <= len(number) <= 16:  # an IMEI (14 digits + check digit, or IMEISV)
             yield make("bcd-gt06-imei", encode_bcd(number, 8))
         if len(number) <= 12:
             yield make("bcd-jt808-2013", encode_bcd(number, 6))
