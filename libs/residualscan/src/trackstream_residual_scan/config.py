@@ -19,6 +19,8 @@ class ScanSettings(BaseSettings):
     #: Murmur3 token ranges per table, and rows per page
     cassandra_splits: int = Field(default=64, ge=1, le=65536)
     cassandra_fetch_size: int = Field(default=500, ge=1, le=100_000)
+    #: token ranges read at the same time
+    cassandra_concurrency: int = Field(default=4, ge=1, le=64)
     cassandra_request_timeout_s: float = Field(default=60.0, gt=0)
     #: a Kafka partition that makes no progress this long fails the scan
     kafka_stall_timeout_s: float = Field(default=60.0, gt=0)

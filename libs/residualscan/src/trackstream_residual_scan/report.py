@@ -56,6 +56,10 @@ class HitCollector:
         key = (location, field, pattern.ref, pattern.kind.value, pattern.encoding)
         self._counts[key] = self._counts.get(key, 0) + 1
 
+    def merge(self, other: HitCollector) -> None:
+        for key, n in other._counts.items():
+            self._counts[key] = self._counts.get(key, 0) + n
+
     def __len__(self) -> int:
         return len(self._counts)
 

@@ -137,6 +137,7 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
                     tables=request.tables,
                     splits=settings.scan.cassandra_splits,
                     fetch_size=settings.scan.cassandra_fetch_size,
+                    concurrency=settings.scan.cassandra_concurrency,
                     request_timeout_s=settings.scan.cassandra_request_timeout_s,
                 )
             finally:

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,7 @@ def scan_cassandra(
     tables: Sequence[str] = (),
     splits: int = 64,
     fetch_size: int = 500,
+    concurrency: int = 4,
     request_timeout_s: float = 60.0,
 ) -> CassandraScan:
     """Scan every table of ``keyspaces`` (or only ``tables``: ``name`` or ``keyspace.name``)."""
@@ -161,7 +163,9 @@ def scan_cassandra(
         coverage.append(covered)
         table_started = time.monotonic()
         try:
-            _scan_table(session, matcher, table, ranges, partitioner, fetch_size, covered, hits)
+            _scan_table(
+                session, matcher, table, ranges, partitioner, fetch_size, concurrency, covered, hits
+            )
         except Exception as err:  # recorded per table; the scan as a whole then fails (exit 2)
             covered.error = f"{type(err).__name__}: {err}"
             log.warning(
@@ -169,6 +173,14 @@ def scan_cassandra(
                 extra={"table": f"{table.keyspace}.{table.name}", "error": covered.error},
             )
         covered.seconds = time.monotonic() - table_started
+        log.info(
+            "cassandra table scanned",
+            extra={
+                "table": f"{table.keyspace}.{table.name}",
+                "rows": covered.rows,
+                "seconds": round(covered.seconds, 1),
+            },
+        )
     result = CassandraScan(hits.hits(), coverage, partitioner, time.monotonic() - started)
     result.notes.append(
         "CQL reads live data only: deleted cells not yet purged by compaction (gc_grace) are "
@@ -227,6 +239,7 @@ def _scan_table(
     ranges: list[tuple[int, int]],
     partitioner: str,
     fetch_size: int,
+    concurrency: int,
     covered: TableCoverage,
     hits: HitCollector,
 ) -> None:
@@ -240,19 +253,30 @@ def _scan_table(
         ranges = ranges[:1]
     statement = SimpleStatement(cql, fetch_size=fetch_size)
     primary_key = table.partition_key + table.clustering
-    for lo, hi in ranges:
-        params = [lo, hi] if "%s" in cql else None
+
+    def scan_range(bounds: tuple[int, int]) -> tuple[int, int, HitCollector]:
+        """One token range, page by page: (rows, bytes, hits), merged by the caller."""
+        found = HitCollector(hits.store)
+        rows_read = bytes_read = 0
+        params = list(bounds) if "%s" in cql else None
         paging_state: bytes | None = None
         while True:
             result = _page(session, statement, params, paging_state)
             rows = result.current_rows
             if rows:
-                covered.rows += len(rows)
-                covered.bytes += _match_rows(matcher, table, rows, primary_key, hits)
+                rows_read += len(rows)
+                bytes_read += _match_rows(matcher, table, rows, primary_key, found)
             paging_state = result.paging_state
             if not paging_state:
-                break
-        covered.token_ranges += 1
+                return rows_read, bytes_read, found
+
+    # a few ranges in flight: a page costs the server far more than it costs us to search it
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scan") as pool:
+        for rows_read, bytes_read, found in pool.map(scan_range, ranges):
+            covered.rows += rows_read
+            covered.bytes += bytes_read
+            covered.token_ranges += 1
+            hits.merge(found)
 
 
 def _page(

@@ -27,6 +27,10 @@ from trackstream_residual_scan.report import Hit, HitCollector
 log = logging.getLogger(__name__)
 
 
+#: how often a long scan says how far it got
+_PROGRESS_EVERY_S = 30.0
+
+
 class KafkaScanError(Exception):
     pass
 
@@ -184,8 +188,17 @@ async def _read(
     for tp in pending:
         consumer.seek(tp, coverage[tp].start_offset)
     loop = asyncio.get_running_loop()
-    last_progress = loop.time()
+    last_progress = last_report = loop.time()
     while pending:
+        if loop.time() - last_report > _PROGRESS_EVERY_S:
+            last_report = loop.time()
+            log.info(
+                "kafka scan progress",
+                extra={
+                    "records": sum(c.records for c in coverage.values()),
+                    "partitions_left": len(pending),
+                },
+            )
         batch = await consumer.getmany(timeout_ms=1000)
         # flat lists, no tuple per field: a batch holds ~10^5 fields, and allocating a container
         # for each made the garbage collector cost more than the search
