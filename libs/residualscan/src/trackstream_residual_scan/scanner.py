@@ -75,6 +75,15 @@ class ScanResult:
         return 1 if self.hits else 0
 
 
+def _summary(hits: list[Hit]) -> dict[str, dict[str, dict[str, int]]]:
+    """Hits per store, identifier and encoding: the positive control at a glance."""
+    summary: dict[str, dict[str, dict[str, int]]] = {}
+    for hit in hits:
+        per_encoding = summary.setdefault(hit.store, {}).setdefault(hit.identifier, {})
+        per_encoding[hit.encoding] = per_encoding.get(hit.encoding, 0) + 1
+    return summary
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -177,6 +186,7 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
         "stores": stores,
         "errors": errors,
         "hit_count": len(hits),
+        "summary": _summary(hits),
         "hits_sha256": hits_sha256(hits),
         "hits": sorted_hits(hits),
     }

@@ -71,6 +71,8 @@ async def test_cli_on_all_three_stores(
     assert by_store == {"kafka": len(records), "cassandra": len(rows), "s3": 6}
     assert report["hits_sha256"] == hashlib.sha256(canonical(report["hits"]).encode()).hexdigest()
     assert report["subject"]["identifier_hmac_searched"] is True
+    assert report["summary"]["s3"]["id:1"] == {"utf8": 3}  # 2 versions and the marker
+    assert report["summary"]["kafka"]["identifier_hmac:0"] == {"hmac-bytes": 1}
     text = (tmp_path / "before.json").read_text() + output
     assert not [i.value for i in subject.identifiers if i.value.lower() in text.lower()]
 
