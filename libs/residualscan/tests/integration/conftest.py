@@ -1,8 +1,8 @@
 """The scanner against the real local stack. Each test plants a fresh subject's identifiers in
 a fresh topic, keyspace or bucket, and removes them again.
 
-S3: a new bucket on SeaweedFS needs a free volume slot (one collection per bucket; the local
-store allows 16 volumes). When the shared store has none left, the S3 tests run a private
+S3: a new bucket on SeaweedFS needs free volume slots (one collection per bucket; the local
+store allows 16 volumes). When the shared store has fewer than 8 left, the S3 tests run a private
 SeaweedFS, started with the same command as the local stack's (deploy/local/stack.py) on free
 ports, so they test the same server either way and never fail for want of space.
 """
@@ -51,6 +51,10 @@ def cassandra_settings() -> CassandraSettings:
     return CassandraSettings()
 
 
+#: free SeaweedFS volume slots the shared store must have before a test bucket goes there
+_SLOTS_TO_SHARE = 8
+
+
 def _free_volume_slots(master_port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{master_port}/dir/status", timeout=5) as r:
@@ -79,7 +83,8 @@ def _port_pair() -> int:
 @pytest.fixture(scope="session")
 def s3_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Settings]:
     shared = S3Settings()
-    if _free_volume_slots(int(os.environ.get("S3_MASTER_PORT", "9333"))) > 0:
+    # a new collection grows by up to 7 volumes: leave the shared store room for the services
+    if _free_volume_slots(int(os.environ.get("S3_MASTER_PORT", "9333"))) >= _SLOTS_TO_SHARE:
         yield shared
         return
     weed = Path(sys.executable).parent / "weed"
