@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bucket", action="append", default=[], help="only this bucket (repeatable)"
     )
+    parser.add_argument(
+        "--label", help="an opaque label for the report (an erasure request id), not an identifier"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -87,8 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         keyspaces=tuple(args.keyspace),
         tables=tuple(args.table),
         buckets=tuple(args.bucket),
+        label=args.label,
     )
-    result = run_scan(request, settings)
+    try:
+        result = run_scan(request, settings)
+    except ValueError as err:
+        print(f"residual-scan: {err}", file=sys.stderr)
+        return EXIT_ERROR
     document = json.dumps(result.report, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         Path(args.output).write_text(document)

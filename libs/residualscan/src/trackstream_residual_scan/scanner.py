@@ -47,6 +47,8 @@ class ScanRequest:
     tables: tuple[str, ...] = ()
     #: S3: only these buckets; default every bucket
     buckets: tuple[str, ...] = ()
+    #: an opaque label copied into the report (an erasure request id), never an identifier
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
     identifier_key = key.get_secret_value().encode() if key is not None else None
     patterns = derive_patterns(request.subject, identifier_key=identifier_key)
     matcher = Matcher(patterns)
+    if request.label is not None and matcher.redact(request.label) != request.label:
+        raise ValueError("the label contains one of the subject's identifiers")
     started_at, started = _now(), time.monotonic()
     hits: list[Hit] = []
     errors: list[str] = []
@@ -173,6 +177,7 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
     report: dict[str, Any] = {
         "scanner": "trackstream-residual-scan",
         "report_version": REPORT_VERSION,
+        "label": request.label,
         "subject": {
             "identifiers": [{"ref": i.ref, "kind": i.kind.value} for i in subject.identifiers],
             "identifier_hmac_searched": identifier_key is not None,

@@ -61,7 +61,7 @@ async def test_cli_on_all_three_stores(
     rows = plant_rows(session, ks, subject)
     client, name = bucket
     key, _ = plant_objects(client, name, subject)
-    stores = ["--topic", topic, "--keyspace", ks, "--bucket", name]
+    stores = ["--topic", topic, "--keyspace", ks, "--bucket", name, "--label", "erasure-42"]
 
     rc, output = _run(tmp_path / "closure.json", tmp_path / "before.json", stores, s3_settings)
     report = json.loads((tmp_path / "before.json").read_text())
@@ -71,6 +71,7 @@ async def test_cli_on_all_three_stores(
     assert by_store == {"kafka": len(records), "cassandra": len(rows), "s3": 6}
     assert report["hits_sha256"] == hashlib.sha256(canonical(report["hits"]).encode()).hexdigest()
     assert report["subject"]["identifier_hmac_searched"] is True
+    assert report["label"] == "erasure-42"
     assert report["summary"]["s3"]["id:1"] == {"utf8": 3}  # 2 versions and the marker
     assert report["summary"]["kafka"]["identifier_hmac:0"] == {"hmac-bytes": 1}
     text = (tmp_path / "before.json").read_text() + output

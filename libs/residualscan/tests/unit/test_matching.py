@@ -179,3 +179,15 @@ def test_cli_refuses_bad_input_with_exit_2_before_touching_a_store(
     assert main(["--subject", str(good), "--stores", "kafka,tape"]) == 2
     assert "unknown ['tape']" in capsys.readouterr().err
     assert main(["--subject", str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_label_holding_an_identifier_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closure = fresh_closure(5)
+    path = tmp_path / "closure.json"
+    path.write_text(json.dumps(closure))
+    email = closure["emails"][0]
+    assert main(["--subject", str(path), "--label", f"erasure of {email}"]) == 2
+    err = capsys.readouterr().err
+    assert "label contains one of the subject's identifiers" in err and email not in err
