@@ -244,7 +244,9 @@ class S3Store(Component):
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=16",
+            # every bucket (collection) takes several volume slots at once, and the tests make
+            # buckets of their own: 16 ran out on a long-lived stack (slots cost no disk)
+            "-volume.max=100",
             "-s3.autoCreateBucket=false",
             "-s3.allowDeleteBucketNotEmpty=false",
         ]
