@@ -80,6 +80,8 @@ class Target:
     caller_account_id: str = ""
     #: a picture of the device in the media catalogue (and the S3 store)
     media_id: str = ""
+    #: the device's IMEI
+    imei: str = ""
 
 
 async def make_target(client: httpx.AsyncClient, world: World, owner: str, other: str) -> Target:
@@ -145,6 +147,7 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         alarm_id=alarm.alarm_id,
         other_account_id=world[other].account_id,
         media_id=media_id,
+        imei=imei,
     )
 
 

@@ -17,18 +17,112 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.json_format import Parse
 
 from privacy.domain.certificate import verify_certificate
-from services.gateway.tests.integration.conftest import Stack, eventually, login
+from services.gateway.tests.integration.conftest import IDENTIFIER_KEY, Stack, eventually, login
 from services.gateway.tests.integration.isolation_world import Party, Target, World, make_target
 from services.gateway.tests.integration.live_helpers import publish_positions
 from trackstream.identity.v1 import accounts_pb2 as apb
 from trackstream.privacy.v1.erasure_pb2 import ErasureCertificate
 from trackstream_auth import parse_jwks
+from trackstream_events import catalog
+from trackstream_kafka import KafkaSettings
+from trackstream_residual_scan import (
+    Hit,
+    ScanRequest,
+    ScanResult,
+    StoreSettings,
+    Subject,
+    parse_subject,
+    run_scan,
+)
+from trackstream_residual_scan.config import ScanSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 LOGICAL_ERASURE_S = 60
+#: what privacy tombstones itself once the certificate is out (not in any acknowledgement)
+PRIVACY_TOPICS = ("privacy.erasure-requests.v1", "privacy.erasure-orders.v1")
+
+
+def closure(target: Target, party: Party) -> Subject:
+    """Every identifier of the subject: its ids, its device's IMEI, its e-mail."""
+    return parse_subject(
+        {
+            "ids": [target.account_id, target.device_id, target.key_id],
+            "device_identifiers": [target.imei],
+            "emails": [party.email],
+        }
+    )
+
+
+async def scan(subject: Subject, **only: tuple[str, ...]) -> ScanResult:
+    settings = StoreSettings.from_env()
+    settings = StoreSettings(
+        ScanSettings(identifier_key=IDENTIFIER_KEY),  # type: ignore[arg-type]
+        settings.kafka,
+        settings.cassandra,
+        settings.s3,
+    )
+    result = await asyncio.to_thread(run_scan, ScanRequest(subject, **only), settings)  # type: ignore[arg-type]
+    assert not result.errors, result.errors
+    return result
+
+
+def by_store(hits: list[Hit]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for hit in hits:
+        counts[hit.store] = counts.get(hit.store, 0) + 1
+    return counts
+
+
+async def superseded(kafka: KafkaSettings, hit: Hit) -> bool:
+    """The hit's record has a tombstone for its key later in its partition (compaction will
+    remove it, within the topic's bound)."""
+    where = dict(hit.location)
+    topic, partition, offset = (
+        str(where["topic"]),
+        int(str(where["partition"])),
+        int(str(where["offset"])),
+    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, offset)
+        key: bytes | None = None
+        while await consumer.position(tp) < end:
+            for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                if record.offset == offset:
+                    key = record.key
+                elif key is not None and record.key == key and record.value is None:
+                    return True
+        return False
+    finally:
+        await consumer.stop()
+
+
+async def unexplained_kafka_hits(kafka: KafkaSettings, hits: list[Hit]) -> list[Hit]:
+    """Kafka hits that neither expire by retention (a delete-policy topic, its bound in the
+    certificate) nor sit under a later tombstone for their key (a compacted topic)."""
+    left = []
+    for hit in hits:
+        name = str(dict(hit.location)["topic"])
+        try:
+            policy = catalog.topic(name).cleanup_policy
+        except KeyError:
+            left.append(hit)  # not a platform topic: nothing bounds it
+            continue
+        if policy is catalog.CleanupPolicy.DELETE:
+            continue
+        if not await superseded(kafka, hit):
+            left.append(hit)
+    return left
 
 
 @dataclass
@@ -103,6 +197,10 @@ async def test_an_account_erases_itself_and_within_60_s_nothing_answers_with_it(
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
         before = await _reads(client, erased, subject)
         assert set(before.values()) == {200}, before
+        # positive control: the scanner finds the subject in every kind of store, and the
+        # other account's identifiers nowhere it should not be
+        planted = await scan(closure(erased, subject))
+        assert {"kafka", "cassandra", "s3"} <= set(by_store(planted.hits)), by_store(planted.hits)
         # another account does not erase it (nor learn that the account exists)
         refused = await client.post(
             f"/v1/accounts/{erased.account_id}/erasure", headers=other.headers
@@ -171,3 +269,17 @@ async def test_an_account_erases_itself_and_within_60_s_nothing_answers_with_it(
         }
         assert content["device_count"] == 1 and content["account_count"] == 1
         assert seconds < LOGICAL_ERASURE_S
+
+    # the independent scanner, every topic, table and object version: nothing in Cassandra or
+    # S3; in Kafka only records that expire by retention or lie under a tombstone
+    left = await scan(closure(erased, subject))
+    counts = by_store(left.hits)
+    print(f"residual hits after erasure by store: {counts} (before: {by_store(planted.hits)})")
+    assert "cassandra" not in counts, [h.as_json() for h in left.hits if h.store == "cassandra"]
+    assert "s3" not in counts, [h.as_json() for h in left.hits if h.store == "s3"]
+    kafka_hits = [h for h in left.hits if h.store == "kafka"]
+    unexplained = await unexplained_kafka_hits(KafkaSettings(), kafka_hits)
+    assert unexplained == [], [h.as_json() for h in unexplained]
+    # the other account is still there, whole
+    kept_left = await scan(closure(kept, other), stores=("cassandra", "s3"))
+    assert {"cassandra", "s3"} <= set(by_store(kept_left.hits))
