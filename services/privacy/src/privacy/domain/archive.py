@@ -129,6 +129,10 @@ class ArchiveWriter:
             writer.write(json_bytes(value, indent=2) + b"\n", records=records)
         return self.parts[-1]
 
+    def discard(self) -> None:
+        """Give up on the archive (its file is thrown away)."""
+        self._zip.close()
+
     def close(self, *, export_id: str, account_id: str, generated_at: datetime) -> Part:
         """Write the manifest and finish the ZIP; returns the manifest's own part."""
         manifest = manifest_json(

@@ -18,6 +18,7 @@ bounded by a page, whatever the history; the ZIP itself goes to a temporary file
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ from privacy.domain.archive import (
     subscription_json,
 )
 from privacy.export.source import AccountData
+
+#: a spool (the alarms' CSV) stays in memory up to this, then goes to a temporary file
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 @dataclass
@@ -68,19 +72,24 @@ async def build_archive(
                 await asyncio.to_thread(part.write, rows, records=len(page))
                 counts.positions += len(page)
 
-    with writer.part("alarms.json") as part:
-        array = JsonArrayWriter(part)
-        for device_id in owned:
-            async for alarms in data.alarms(device_id):
-                for record in alarms:
-                    array.add(message_json(record))
-                counts.alarms += len(alarms)
-        array.close()
-    with writer.part("alarms.csv") as part:
-        part.write(csv_line(ALARM_COLUMNS))
-        for device_id in owned:
-            async for alarms in data.alarms(device_id):
-                part.write(b"".join(csv_line(alarm_row(r)) for r in alarms), records=len(alarms))
+    # alarms are read once: the JSON goes into the ZIP, the CSV to a spool beside it (a ZIP
+    # takes one part at a time), copied in after
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        with writer.part("alarms.json") as part:
+            array = JsonArrayWriter(part)
+            for device_id in owned:
+                async for alarms in data.alarms(device_id):
+                    for record in alarms:
+                        array.add(message_json(record))
+                    spool.write(b"".join(csv_line(alarm_row(r)) for r in alarms))
+                    counts.alarms += len(alarms)
+            array.close()
+        spool.seek(0)
+        with writer.part("alarms.csv") as part:
+            part.write(csv_line(ALARM_COLUMNS))
+            for chunk in iter(lambda: spool.read(1 << 20), b""):
+                part.write(chunk)
+            part.records = counts.alarms
 
     media = []  # the catalogue is small next to the files: ids and keys only
     with writer.part("media.json") as part:

@@ -190,12 +190,17 @@ class Exporter:
         key = archive_key(record.export_id)
         with tempfile.TemporaryFile(prefix="trackstream-export-") as file:
             writer = ArchiveWriter(file, created_at=started)
-            counts = await build_archive(
-                data=self._data,
-                writer=writer,
-                account_id=record.account_id,
-                device_ids=device_ids,
-            )
+            try:
+                counts = await build_archive(
+                    data=self._data,
+                    writer=writer,
+                    account_id=record.account_id,
+                    device_ids=device_ids,
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    writer.discard()
+                raise
             manifest = await asyncio.to_thread(
                 writer.close,
                 export_id=record.export_id,
