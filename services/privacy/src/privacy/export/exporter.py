@@ -161,22 +161,23 @@ class Exporter:
             await self._store.beat(record, self._clock())
 
     async def _build(self, record: ExportRecord) -> None:
-        async with self._slots:
-            beating = asyncio.create_task(self._beating(record))
-            try:
+        # beating while waiting for a slot too: a queued export is not a stalled one
+        beating = asyncio.create_task(self._beating(record))
+        try:
+            async with self._slots:
                 await self._build_now(record)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._failed(record, INTERRUPTED))
-                raise
-            except Exception as err:
-                log.warning(
-                    "export failed",
-                    extra={"export_id": record.export_id, "error": type(err).__name__},
-                )
-                await self._failed(record, _error_text(err))
-            finally:
-                beating.cancel()
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._failed(record, INTERRUPTED))
+            raise
+        except Exception as err:
+            log.warning(
+                "export failed",
+                extra={"export_id": record.export_id, "error": type(err).__name__},
+            )
+            await self._failed(record, _error_text(err))
+        finally:
+            beating.cancel()
 
     async def _failed(self, record: ExportRecord, error: str) -> None:
         if await self._store.fail(record, error, self._clock()):
