@@ -235,3 +235,16 @@ async def test_an_export_erased_while_it_is_built_leaves_nothing() -> None:
     assert bucket.objects == {} and store.rows == {} and store.running_ids == set()
     again = await exporter.erase(ErasureOrdered(request_id="r1", account_ids=["acc-a"]))
     assert sum(s.deleted for s in again) == 0  # idempotent
+
+
+async def test_erasing_a_device_deletes_the_ready_exports_that_hold_it() -> None:
+    store, bucket = FakeStore(), FakeBucket()
+    exporter = _exporter(FakeData(), store, bucket, [NOW])
+    export_id = str(uuid.uuid4())
+    await exporter.request(RequestExportRequest(export_id=export_id, account_id="acc-a"))
+    assert (await _finished(exporter, export_id)).state == ExportState.EXPORT_STATE_READY
+    other = await exporter.erase(ErasureOrdered(request_id="r0", device_ids=["dev-b1"]))
+    assert sum(s.deleted for s in other) == 0 and set(bucket.objects) == {f"{export_id}.zip"}
+    stores = await exporter.erase(ErasureOrdered(request_id="r1", device_ids=["dev-a2"]))
+    assert {s.store: s.deleted for s in stores}["s3:trackstream-exports"] == 1
+    assert bucket.objects == {} and await exporter.status(export_id) is None
