@@ -15,7 +15,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -210,8 +210,14 @@ def subscription_json(subscription: notification_service_pb2.Subscription) -> di
 
 
 def csv_line(values: Sequence[Any]) -> bytes:
+    return csv_lines([values])
+
+
+def csv_lines(rows: Iterable[Sequence[Any]]) -> bytes:
+    """CSV rows (RFC 4180 quoting, ``\n`` line ends; ``None`` as an empty field)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(["" if v is None else v for v in values] for values in rows)
     return out.getvalue().encode()
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from privacy.domain.archive import (
@@ -27,8 +27,10 @@ from privacy.domain.archive import (
     POSITION_COLUMNS,
     ArchiveWriter,
     JsonArrayWriter,
+    PartWriter,
     alarm_row,
     csv_line,
+    csv_lines,
     media_file_name,
     message_json,
     part_path,
@@ -36,6 +38,7 @@ from privacy.domain.archive import (
     subscription_json,
 )
 from privacy.export.source import AccountData
+from trackstream.history.v1.history_service_pb2 import TrackPoint
 
 #: a spool (the alarms' CSV) stays in memory up to this, then goes to a temporary file
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -47,6 +50,28 @@ class ExportCounts:
     positions: int = 0
     alarms: int = 0
     media: int = 0
+
+
+def _write_position_page(part: PartWriter, page: Sequence[TrackPoint]) -> None:
+    part.write(csv_lines(position_row(p) for p in page), records=len(page))
+
+
+async def write_positions(part: PartWriter, pages: AsyncIterator[Sequence[TrackPoint]]) -> int:
+    """A device's positions as CSV into ``part``; returns how many. A page is formatted and
+    compressed in a worker thread while the next one is fetched: at most two pages in memory."""
+    part.write(csv_line(POSITION_COLUMNS))
+    written = 0
+    writing: asyncio.Future[None] | None = None
+    try:
+        async for page in pages:
+            if writing is not None:
+                await asyncio.shield(writing)
+            writing = asyncio.ensure_future(asyncio.to_thread(_write_position_page, part, page))
+            written += len(page)
+    finally:  # never leave the part while a thread still writes into it
+        if writing is not None:
+            await asyncio.shield(writing)
+    return written
 
 
 async def build_archive(
@@ -66,11 +91,7 @@ async def build_archive(
 
     for device_id in owned:
         with writer.part(part_path("positions", f"{device_id}.csv")) as part:
-            part.write(csv_line(POSITION_COLUMNS))
-            async for page in data.positions(device_id):
-                rows = b"".join(csv_line(position_row(p)) for p in page)
-                await asyncio.to_thread(part.write, rows, records=len(page))
-                counts.positions += len(page)
+            counts.positions += await write_positions(part, data.positions(device_id))
 
     # alarms are read once: the JSON goes into the ZIP, the CSV to a spool beside it (a ZIP
     # takes one part at a time), copied in after
@@ -81,7 +102,7 @@ async def build_archive(
                 async for alarms in data.alarms(device_id):
                     for record in alarms:
                         array.add(message_json(record))
-                    spool.write(b"".join(csv_line(alarm_row(r)) for r in alarms))
+                    spool.write(csv_lines(alarm_row(r) for r in alarms))
                     counts.alarms += len(alarms)
             array.close()
         spool.seek(0)
