@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,8 @@ from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.table import CompactedTable
 from trackstream_s3 import make_client
 
+log = logging.getLogger(__name__)
+
 #: the bucket of export archives (catalog BUCKETS)
 EXPORTS_BUCKET = bucket("trackstream-exports").name
 
@@ -62,7 +65,10 @@ class PrivacyApp:
 
     async def _export_sweeps(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            await self.exporter.sweep()
+            try:
+                await self.exporter.sweep()
+            except Exception as err:  # S3 or Cassandra away: the next sweep tries again
+                log.warning("export sweep failed", extra={"error": type(err).__name__})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.settings.export_sweep_interval_s)
 
