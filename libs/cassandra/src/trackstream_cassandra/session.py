@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -147,3 +148,9 @@ def _resolve(done: asyncio.Future[list[Any]], rows: list[Any]) -> None:
 def _fail(done: asyncio.Future[list[Any]], err: BaseException) -> None:
     if not done.done():
         done.set_exception(err)
+
+
+def as_date(value: Any) -> date:
+    """A ``date`` column's value as a ``datetime.date`` (the driver may give a
+    ``cassandra.util.Date``)."""
+    return value if isinstance(value, date) else value.date()

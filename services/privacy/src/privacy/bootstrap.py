@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from privacy.adapters.archive_bucket import ArchiveBucket
+from privacy.adapters.collectors import ServiceCollectors
+from privacy.adapters.export_store import ExportStore
 from privacy.adapters.grpc_api import PrivacyApi, serve_grpc
 from privacy.adapters.ledger import Ledger
 from privacy.config import PrivacySettings
 from privacy.domain.plan import retention_topics
+from privacy.export.exporter import Exporter, devices_owned_by
 from privacy.handlers import (
     ACCOUNTS,
     ACKS_TOPIC,
@@ -24,9 +30,17 @@ from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_auth import SigningKey
 from trackstream_cassandra import CassandraStore, connect
+from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.table import CompactedTable
+from trackstream_s3 import make_client
+
+log = logging.getLogger(__name__)
+
+#: the bucket of export archives (catalog BUCKETS)
+EXPORTS_BUCKET = bucket("trackstream-exports").name
 
 
 @dataclass
@@ -37,6 +51,9 @@ class PrivacyApp:
     api: PrivacyApi
     tables: list[CompactedTable[Any]]
     publisher: EventPublisher
+    exporter: Exporter
+    exports_participant: ErasureParticipant
+    collectors: ServiceCollectors
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -45,6 +62,15 @@ class PrivacyApp:
             await self.eraser.sweep()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.settings.sweep_interval_s)
+
+    async def _export_sweeps(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.exporter.sweep()
+            except Exception as err:  # S3 or Cassandra away: the next sweep tries again
+                log.warning("export sweep failed", extra={"error": type(err).__name__})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.export_sweep_interval_s)
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
@@ -67,11 +93,14 @@ class PrivacyApp:
             dead_letters=self.publisher,
         )
         await consumer.start()
+        await self.exports_participant.start()
         server, self.grpc_port = await serve_grpc(self.api, s.grpc_host, s.grpc_port)
         sweeps_stopping = asyncio.Event()
         tasks = [
             asyncio.create_task(consumer.run()),
             asyncio.create_task(self._sweeps(sweeps_stopping)),
+            asyncio.create_task(self.exports_participant.run()),
+            asyncio.create_task(self._export_sweeps(sweeps_stopping)),
         ]
         await consumer.positions()
         self.ready.set()
@@ -86,9 +115,12 @@ class PrivacyApp:
             self.ready.clear()
             sweeps_stopping.set()
             consumer.stop()
+            self.exports_participant.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await server.stop(5)
+            await self.exporter.drain()
+            await self.collectors.close()
             await self.publisher.stop()
             tables_stopping.set()
             with contextlib.suppress(Exception):
@@ -127,11 +159,39 @@ def bootstrap(settings: PrivacySettings) -> PrivacyApp:
         retention=retention_topics(),
         resend_interval=timedelta(seconds=settings.resend_interval_s),
     )
+    collectors = ServiceCollectors(
+        identity=settings.identity_address,
+        history=settings.history_address,
+        alarm=settings.alarm_address,
+        media=settings.media_address,
+        notification=settings.notification_address,
+        earliest_day=settings.export_earliest_day,
+        future_days=settings.export_future_days,
+    )
+    exporter = Exporter(
+        store=ExportStore(cassandra, record_ttl=timedelta(seconds=settings.export_record_ttl_s)),
+        bucket=ArchiveBucket(make_client(settings.s3), EXPORTS_BUCKET),
+        data=collectors,
+        owned_devices=functools.partial(devices_owned_by, directory.device_owner),
+        url_ttl=timedelta(seconds=settings.export_url_ttl_s),
+        stale_after=timedelta(seconds=settings.export_stale_s),
+        concurrency=settings.export_concurrency,
+    )
+    exports_participant = ErasureParticipant(
+        settings=kafka,
+        participant="privacy-exports",
+        erase=exporter.erase,
+        publisher=publisher,
+        group_id=settings.export_erasure_group,
+    )
     return PrivacyApp(
         settings=settings,
         cassandra=cassandra,
         eraser=eraser,
-        api=PrivacyApi(eraser=eraser, signing_key=signing_key),
+        api=PrivacyApi(eraser=eraser, signing_key=signing_key, exporter=exporter),
         tables=tables,
         publisher=publisher,
+        exporter=exporter,
+        exports_participant=exports_participant,
+        collectors=collectors,
     )

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from trackstream.alarm.v1 import alarm_pb2
-from trackstream_cassandra import CassandraStore
+from trackstream_cassandra import CassandraStore, as_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +98,16 @@ class AlarmStore:
     ) -> list[StoredAlarm]:
         """Alarms of ``device_id`` in [start, end), oldest first, after the ``after`` cursor."""
         found: list[StoredAlarm] = []
-        day = _day(after[0] if after else start)
+        first_day = _day(after[0] if after else start)
         last_day = _day(end - timedelta(microseconds=1))
-        while day <= last_day and len(found) < limit:
+        # only the days the index lists: a range without alarms costs one read, not one a day
+        indexed = await self._store.execute(
+            "SELECT day FROM alarm_days_by_device WHERE device_id = ? AND day >= ? AND day <= ?",
+            (device_id, first_day, last_day),
+        )
+        for day in sorted(as_date(r.day) for r in indexed):
+            if len(found) >= limit:
+                break
             if after is not None and _day(after[0]) == day:
                 rows = await self._store.execute(
                     f"{_SELECT} WHERE device_id = ? AND day = ? AND (alarm_time, alarm_id) > (?, ?)"
@@ -119,7 +126,6 @@ class AlarmStore:
                 found.append(_stored(row))
                 if len(found) == limit:
                     break
-            day += timedelta(days=1)
         return found
 
     async def get(self, device_id: str, alarm_id: str) -> StoredAlarm:

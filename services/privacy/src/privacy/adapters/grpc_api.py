@@ -9,6 +9,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from privacy.domain.erasure import InvalidErasure, UnknownSubject
 from privacy.domain.plan import PARTICIPANT_STORES
+from privacy.export.exporter import Exporter, InvalidExport
 from privacy.handlers import Eraser, status_message
 from trackstream.privacy.v1 import privacy_service_pb2 as pb
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
@@ -17,9 +18,12 @@ from trackstream_auth import SigningKey, jwks_json
 
 
 class PrivacyApi(pb_grpc.PrivacyServiceServicer):
-    def __init__(self, *, eraser: Eraser, signing_key: SigningKey) -> None:
+    def __init__(
+        self, *, eraser: Eraser, signing_key: SigningKey, exporter: Exporter | None = None
+    ) -> None:
         self._eraser = eraser
         self._key = signing_key
+        self._exporter = exporter
 
     async def RequestErasure(self, request: ErasureRequested, context: Any) -> pb.ErasureStatus:
         try:
@@ -45,12 +49,24 @@ class PrivacyApi(pb_grpc.PrivacyServiceServicer):
     async def RequestExport(
         self, request: pb.RequestExportRequest, context: Any
     ) -> pb.ExportStatus:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not built yet")
+        if self._exporter is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not configured")
+        assert self._exporter is not None
+        try:
+            return await self._exporter.request(request)
+        except InvalidExport as err:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
         raise AssertionError("unreachable")
 
     async def GetExport(self, request: pb.GetExportRequest, context: Any) -> pb.ExportStatus:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not built yet")
-        raise AssertionError("unreachable")
+        if self._exporter is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "exports are not configured")
+        assert self._exporter is not None
+        status = await self._exporter.status(request.export_id)
+        if status is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such export")
+        assert status is not None
+        return status
 
 
 async def serve_grpc(api: PrivacyApi, host: str, port: int) -> tuple[grpc.aio.Server, int]:

@@ -66,6 +66,15 @@ PARTICIPANT_STORES: dict[str, tuple[str, ...]] = {
         "cassandra:notification_inbox",
         "cassandra:notification_inbox_by_id",
     ),
+    # the privacy service's own exports (README, "Export"): an ErasureParticipant inside the
+    # privacy service deletes every export naming an erased account or device, found through
+    # privacy_exports_by_subject (archive first, then the rows)
+    "privacy-exports": (
+        "cassandra:privacy_exports",
+        "cassandra:privacy_running_exports",
+        "cassandra:privacy_exports_by_subject",
+        "s3:trackstream-exports",
+    ),
 }
 
 #: the privacy service itself: its ledger holds only hashes once an erasure is done, and its
@@ -82,7 +91,6 @@ PRIVACY_STORES: dict[str, str] = {
 NOT_PERSONAL: dict[str, str] = {
     "cassandra:identity_platform": "the platform singleton (ids of the root account only)",
     "cassandra:schema_migrations": "which migrations ran",
-    "s3:trackstream-exports": "exports expire within hours by lifecycle; never subject-keyed",
 }
 
 
