@@ -212,7 +212,8 @@ class Call:
 class Row:
     #: device, account, command, link, api_key, geofence, rule, listing, self, public,
     #: websocket, no_tenant_data (authenticated, but about nobody's data: geocoding lookups), or
-    #: irreversible (acting on a party of the world would end it: tested on fresh accounts)
+    #: elsewhere (acting on a party of the world would end it, or it needs a target the world
+    #: does not make: tested in its own module)
     acts_on: str
     need: str
     build: Callable[[Target], Call] | None = None
@@ -237,7 +238,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     # ---- privacy: erasure of a device (a fresh target each time) and of an account
     ("POST", "/v1/devices/{device_id}/erasure"): Row("device", MANAGE, _dev("POST", "/erasure")),
     ("POST", "/v1/accounts/{account_id}/erasure"): Row(
-        "irreversible",
+        "elsewhere",
         MANAGE,
         lambda t: Call("POST", f"/v1/accounts/{t.account_id}/erasure"),
         "would erase a party of the world: test_erasure.py, on fresh accounts",
@@ -246,6 +247,14 @@ ROUTES: dict[tuple[str, str], Row] = {
         "irreversible",
         READ,
         why_not_in_matrix="an erasure's status, for its requester's tree: test_erasure.py",
+    ),
+    ("POST", "/v1/accounts/{account_id}/exports"): Row(
+        "account", READ, lambda t: Call("POST", f"/v1/accounts/{t.account_id}/exports")
+    ),
+    ("GET", "/v1/exports/{export_id}"): Row(
+        "elsewhere",
+        READ,
+        why_not_in_matrix="needs an export: test_privacy_api.py (isolation), test_erasure.py",
     ),
     ("GET", "/v1/privacy/certificate-keys"): Row(
         "public", READ, why_not_in_matrix="public keys that verify certificates"
@@ -508,7 +517,7 @@ def in_matrix(route: tuple[str, str]) -> bool:
         "self",
         "websocket",
         "no_tenant_data",
-        "irreversible",
+        "elsewhere",
     )
 
 

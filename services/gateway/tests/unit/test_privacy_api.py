@@ -29,6 +29,7 @@ from trackstream_testing.fakes import FakePublisher
 class FakePrivacy(pb_grpc.PrivacyServiceServicer):
     erasures: dict[str, pb.ErasureStatus] = field(default_factory=dict)
     requests: list[ErasureRequested] = field(default_factory=list)
+    exports: dict[str, pb.ExportStatus] = field(default_factory=dict)
 
     async def RequestErasure(self, request: ErasureRequested, context: Any) -> pb.ErasureStatus:
         self.requests.append(request)
@@ -52,11 +53,25 @@ class FakePrivacy(pb_grpc.PrivacyServiceServicer):
     ) -> pb.GetCertificateKeysResponse:
         return pb.GetCertificateKeysResponse(jwks_json='{"keys":[]}')
 
-    async def RequestExport(self, request: pb.RequestExportRequest, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+    async def RequestExport(
+        self, request: pb.RequestExportRequest, context: Any
+    ) -> pb.ExportStatus:
+        known = self.exports.get(request.export_id)
+        if known is not None and known.account_id != request.account_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "export id taken")
+        if known is None:
+            known = self.exports[request.export_id] = pb.ExportStatus(
+                export_id=request.export_id,
+                state=pb.EXPORT_STATE_RUNNING,
+                account_id=request.account_id,
+                requested_by=request.requested_by,
+            )
+        return known
 
-    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this fake")
+    async def GetExport(self, request: pb.GetExportRequest, context: Any) -> pb.ExportStatus:
+        if request.export_id not in self.exports:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such export")
+        return self.exports[request.export_id]
 
 
 @dataclass
@@ -178,3 +193,35 @@ async def test_certificate_keys_are_public_json(api: Api) -> None:
     response = await api.client.get("/v1/privacy/certificate-keys")
     assert response.status_code == 200
     assert json.loads(response.text) == {"keys": []}
+
+
+async def test_an_account_exports_its_data_and_only_it_and_admins_above_read_it(api: Api) -> None:
+    # another tree, or an operator beside it: not visible
+    assert hidden(await api.client.post("/v1/accounts/A1u/exports", headers=api.keys["B"]))
+    assert hidden(await api.client.post("/v1/accounts/A1u/exports", headers=api.keys["Aop"]))
+    # the account itself, whatever its role (a viewer: its own data)
+    asked = await api.client.post("/v1/accounts/A1u/exports", headers=api.keys["A1u"])
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert body["state"] == "running" and body["download_url"] is None
+    export_url = asked.headers["Location"]
+    status = api.fake.exports[body["export_id"]]
+    assert (status.account_id, status.requested_by) == ("A1u", "A1u")
+    # ready: the link and the parts
+    status.state = pb.EXPORT_STATE_READY
+    status.download_url = "http://s3/exports/x.zip?sig"
+    status.parts.add(path="positions/dA1u.csv", records=3, size_bytes=120, sha256="ab" * 32)
+    ready = await api.client.get(export_url, headers=api.keys["A1u"])
+    assert ready.status_code == 200
+    assert ready.json()["download_url"] == "http://s3/exports/x.zip?sig"
+    assert ready.json()["parts"][0]["records"] == 3
+    # an admin above reads it; another tree and an operator beside it do not
+    assert (await api.client.get(export_url, headers=api.keys["A1"])).status_code == 200
+    assert (await api.client.get(export_url, headers=api.keys["A"])).status_code == 200
+    assert hidden(await api.client.get(export_url, headers=api.keys["B"]))
+    assert hidden(await api.client.get(export_url, headers=api.keys["Aop"]))
+    assert hidden(await api.client.get("/v1/exports/not-a-uuid", headers=api.keys["A1u"]))
+    # an admin above asks for its sub-account's export
+    above = await api.client.post("/v1/accounts/A1u/exports", headers=api.keys["A"])
+    assert above.status_code == 202
+    assert api.fake.exports[above.json()["export_id"]].requested_by == "A"

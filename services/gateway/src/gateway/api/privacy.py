@@ -21,7 +21,7 @@ from gateway.api.problems import Problem, not_found
 from gateway.api.schemas import Strict
 from gateway.api.security import CallerDep, client_rate_limit, gateway_of
 from gateway.domain import access
-from gateway.domain.access import Need
+from gateway.domain.access import Forbidden, Need, NotVisible
 from gateway.domain.model import Caller
 from trackstream.privacy.v1 import privacy_service_pb2 as pb
 from trackstream.privacy.v1.erasure_pb2 import ErasureRequested, SubjectKind
@@ -151,3 +151,86 @@ async def certificate_keys(request: Request) -> Response:
         media_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+# ---------------------------------------------------------------------- exports (Art. 15/20)
+
+_EXPORT_STATES = {
+    pb.EXPORT_STATE_RUNNING: "running",
+    pb.EXPORT_STATE_READY: "ready",
+    pb.EXPORT_STATE_FAILED: "failed",
+}
+
+
+class ExportCreate(Strict):
+    #: a UUID chosen by the client makes a retried request the same export
+    export_id: uuid.UUID | None = None
+
+
+def export_json(status: pb.ExportStatus) -> dict[str, Any]:
+    ready = status.state == pb.EXPORT_STATE_READY
+    return {
+        "export_id": status.export_id,
+        "account_id": status.account_id,
+        "state": _EXPORT_STATES.get(status.state, "unknown"),
+        "requested_at": status.requested_at.ToJsonString(),
+        "download_url": status.download_url if ready else None,
+        "expires_at": status.expires_at.ToJsonString() if ready else None,
+        "parts": [
+            {"path": p.path, "records": p.records, "size_bytes": p.size_bytes, "sha256": p.sha256}
+            for p in status.parts
+        ],
+        "error": status.error or None,
+    }
+
+
+def _may_read_account(request: Request, caller: Caller, account_id: str) -> None:
+    """The account itself (any role: it is its own data) or an ADMIN above it."""
+    context = gateway_of(request)
+    if account_id == caller.account_id:
+        access.caller_node(context.directory, caller)
+    else:
+        access.check_account(context.directory, caller, account_id, Need.MANAGE)
+
+
+@router.post("/accounts/{account_id}/exports", tags=["privacy"], status_code=202)
+async def export_account(
+    *, account_id: str, request: Request, body: ExportCreate | None = None, caller: CallerDep
+) -> JSONResponse:
+    """An archive of everything held about the account (profile, devices it owns with their
+    positions, alarms and media, subscriptions, deliveries, inbox): JSON and CSV, the media
+    files, and a manifest with SHA-256; built in the background, then downloadable through a
+    link that expires. The account itself or an ADMIN above it."""
+    context = gateway_of(request)
+    _may_read_account(request, caller, account_id)
+    export_id = str(body.export_id if body and body.export_id else uuid.uuid4())
+    status = await context.privacy.RequestExport(
+        pb.RequestExportRequest(
+            export_id=export_id, account_id=account_id, requested_by=caller.account_id
+        ),
+        timeout=context.settings.backend_timeout_s,
+    )
+    return JSONResponse(
+        export_json(status),
+        status_code=202,
+        headers={"Location": f"/v1/exports/{status.export_id}"},
+    )
+
+
+@router.get("/exports/{export_id}", tags=["privacy"])
+async def get_export(*, export_id: str, request: Request, caller: CallerDep) -> JSONResponse:
+    """The export's state; once ready, its download link and parts."""
+    context = gateway_of(request)
+    try:
+        uuid.UUID(export_id)
+    except ValueError:
+        raise not_found("export") from None
+    status = await context.privacy.GetExport(
+        pb.GetExportRequest(export_id=export_id), timeout=context.settings.backend_timeout_s
+    )
+    if caller.account_id not in (status.account_id, status.requested_by):
+        try:  # an ADMIN above the account
+            access.check_account(context.directory, caller, status.account_id, Need.MANAGE)
+        except (NotVisible, Forbidden):
+            raise not_found("export") from None
+    return JSONResponse(export_json(status))
