@@ -92,6 +92,7 @@ class ErasureParticipant:
         erase: Erase,
         publisher: EventPublisher,
         group_id: str | None = None,
+        auto_offset_reset: str = "earliest",
     ) -> None:
         self.participant = participant
         self._erase = erase
@@ -103,6 +104,9 @@ class ErasureParticipant:
             handler=self._handle,
             registry=default_registry(),
             dead_letters=publisher,
+            # "latest" for what lives only in a process's memory: a process that starts after
+            # an order holds nothing of its subject
+            auto_offset_reset=auto_offset_reset,
         )
 
     async def start(self) -> None:

@@ -37,6 +37,9 @@ from gateway.bootstrap import bootstrap as bootstrap_gateway
 from gateway.config import GatewaySettings
 from geocoding.adapters.geonames import load_index
 from geocoding.adapters.grpc_api import serve_grpc as serve_geocoding
+from geocoding.domain.movement import MovementFilter
+from geocoding.erasure import PARTICIPANT as GEOCODING_PARTICIPANT
+from geocoding.erasure import GeocodingErasure
 from geocoding.resolver import Resolver
 from history.bootstrap import HistoryApp
 from history.bootstrap import bootstrap as bootstrap_history
@@ -54,7 +57,7 @@ from privacy.config import PrivacySettings
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.history.v1 import history_service_pb2_grpc as hpb_grpc
 from trackstream.identity.v1 import accounts_pb2 as pb
-from trackstream_kafka import KafkaSettings, admin
+from trackstream_kafka import EventPublisher, KafkaSettings, admin
 from trackstream_kafka.erasure import ORDERS_TOPIC, ErasureParticipant
 
 IDENTIFIER_KEY = "gateway-integration-identifier-key-0123456789"
@@ -237,6 +240,32 @@ async def media_service() -> AsyncIterator[MediaService]:
 
 
 @contextlib.asynccontextmanager
+async def geocoding_erasure() -> AsyncIterator[None]:
+    """Geocoding's part in erasures (only its gRPC API runs here: its memory of devices is an
+    empty movement filter, so it acknowledges with nothing to drop)."""
+    settings = KafkaSettings()
+    publisher = EventPublisher.create(settings, source="/tests/geocoding")
+    await publisher.start()
+    participant = ErasureParticipant(
+        settings=settings,
+        participant=GEOCODING_PARTICIPANT,
+        erase=GeocodingErasure(MovementFilter(50.0, max_devices=10)).erase,
+        publisher=publisher,
+        group_id=f"geocoding-gw-erasure-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="latest",
+    )
+    await participant.start()
+    task = asyncio.create_task(participant.run())
+    try:
+        yield
+    finally:
+        participant.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 20)
+        await publisher.stop()
+
+
+@contextlib.asynccontextmanager
 async def privacy_service(folder: Path) -> AsyncIterator[PrivacyApp]:
     """Privacy whole on a free port, its consumer group at the end of its topics."""
     group = f"privacy-gw-{uuid.uuid4().hex[:8]}"
@@ -291,6 +320,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         email=unique_email("platform"), password=PASSWORD, display_name="Platform"
     )
     exits = contextlib.AsyncExitStack()
+    await exits.enter_async_context(geocoding_erasure())
     alarm = await exits.enter_async_context(alarm_api())
     media = await exits.enter_async_context(media_service())
     privacy = await exits.enter_async_context(privacy_service(folder))

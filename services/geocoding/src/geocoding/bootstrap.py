@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 import httpx
@@ -17,11 +18,14 @@ from geocoding.domain.breaker import CircuitBreaker
 from geocoding.domain.movement import MovementFilter
 from geocoding.domain.offline import OfflineIndex
 from geocoding.domain.rate_limit import TokenBucket
+from geocoding.erasure import PARTICIPANT as ERASURE_PARTICIPANT
+from geocoding.erasure import GeocodingErasure
 from geocoding.handlers import PositionGeocoder
 from geocoding.ports import Provider
 from geocoding.resolver import GuardedProvider, Resolver
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.erasure import ErasureParticipant
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ class GeocodingApp:
     geocoder: PositionGeocoder
     publisher: EventPublisher
     http: httpx.AsyncClient | None
+    erasure: GeocodingErasure
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -49,25 +54,38 @@ class GeocodingApp:
             registry=default_registry(),
             dead_letters=self.publisher,
         )
+        # the anchors live in this process's memory: every process reads the orders in a group
+        # of its own, from the moment it starts (before that it held nothing)
+        participant = ErasureParticipant(
+            settings=s.kafka,
+            participant=ERASURE_PARTICIPANT,
+            erase=self.erasure.erase,
+            publisher=self.publisher,
+            group_id=f"{s.consumer_group}-erasure-{uuid.uuid4().hex[:12]}",
+            auto_offset_reset="latest",
+        )
         try:
             await consumer.start()
+            await participant.start()
             server, self.grpc_port = await serve_grpc(self.resolver, s.grpc_host, s.grpc_port)
         except BaseException:
             await self.publisher.stop()
             raise
-        consuming = asyncio.create_task(consumer.run())
+        tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(participant.run())]
         self.ready.set()
         try:
             waiter = asyncio.create_task(stopping.wait())
-            await asyncio.wait({consuming, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-            if consuming.done():
-                consuming.result()
+            for task in tasks:
+                if task.done():
+                    task.result()
         finally:
             self.ready.clear()
             consumer.stop()
+            participant.stop()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consuming, 30)
+                await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await server.stop(5)
             await self.publisher.stop()
             if self.http is not None:
@@ -114,11 +132,17 @@ def bootstrap(settings: GeocodingSettings, *, index: OfflineIndex | None = None)
         provider=guarded,
     )
     publisher = EventPublisher.create(settings.kafka, source="/geocoding")
+    movement = MovementFilter(settings.move_threshold_m, max_devices=settings.max_devices)
     geocoder = PositionGeocoder(
         resolver=resolver,
-        movement=MovementFilter(settings.move_threshold_m, max_devices=settings.max_devices),
+        movement=movement,
         publisher=publisher,
     )
     return GeocodingApp(
-        settings=settings, resolver=resolver, geocoder=geocoder, publisher=publisher, http=http
+        settings=settings,
+        resolver=resolver,
+        geocoder=geocoder,
+        publisher=publisher,
+        http=http,
+        erasure=GeocodingErasure(movement),
     )

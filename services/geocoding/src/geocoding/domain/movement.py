@@ -45,3 +45,7 @@ class MovementFilter:
         self._anchors.move_to_end(device_id)
         while len(self._anchors) > self._max_devices:
             self._anchors.popitem(last=False)
+
+    def forget(self, device_id: str) -> bool:
+        """Drop the device's anchor (its erasure); whether there was one."""
+        return self._anchors.pop(device_id, None) is not None

@@ -58,6 +58,7 @@ PARTICIPANT_STORES: dict[str, tuple[str, ...]] = {
         "cassandra:media_alarm_candidates",
         "s3:trackstream-media",
     ),
+    "geocoding": ("memory:movement",),
     "notification": (
         "cassandra:notification_subscriptions",
         "cassandra:notification_deliveries",
