@@ -275,19 +275,32 @@ class NotificationStore:
             entries.append(entry)
         return entries
 
-    async def mark_read(self, account_id: str, notification_ids: list[str], *, read: bool) -> None:
-        for notification_id in notification_ids:
-            rows = await self._db.execute(
-                "SELECT created FROM notification_inbox_by_id "
-                "WHERE account_id = ? AND notification_id = ?",
-                (account_id, notification_id),
+    async def mark_read(self, account_id: str, notification_ids: list[str], *, read: bool) -> bool:
+        """Mark the entries read (or unread); False, changing nothing, when one of the ids is
+        not in the account's inbox."""
+        found = await asyncio.gather(
+            *(
+                self._db.execute(
+                    "SELECT created FROM notification_inbox_by_id "
+                    "WHERE account_id = ? AND notification_id = ?",
+                    (account_id, notification_id),
+                )
+                for notification_id in notification_ids
             )
-            if rows:
-                await self._db.execute(
+        )
+        if not all(found):
+            return False
+        await asyncio.gather(
+            *(
+                self._db.execute(
                     "UPDATE notification_inbox SET read = ? "
                     "WHERE account_id = ? AND created = ? AND notification_id = ?",
                     (read, account_id, rows[0].created, notification_id),
                 )
+                for notification_id, rows in zip(notification_ids, found, strict=True)
+            )
+        )
+        return True
 
     # --- erasure -------------------------------------------------------------------------
 
