@@ -396,6 +396,8 @@ class Service(PythonProcess):
         os.environ[f"{self.name.upper()}_OPS_PORT"] = str(self.ops_port)
         if self.name == "identity":  # its private signing key lives with its other local state
             os.environ.setdefault("IDENTITY_SIGNING_KEY_FILE", str(self.dir / "signing-key.pem"))
+        if self.name == "notification":  # webhook receivers of a local stack run on loopback
+            os.environ.setdefault("NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.ops_port}/readyz"

@@ -22,7 +22,8 @@ class GatewaySettings(ServiceSettings):
     history_address: str = "127.0.0.1:50061"
     geocoding_address: str = "127.0.0.1:50081"
     alarm_address: str = "127.0.0.1:50091"
-    #: deadline of one call to identity, history, geocoding or alarm
+    notification_address: str = "127.0.0.1:50111"
+    #: deadline of one call to identity, history, geocoding, alarm or notification
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)
     rate_per_s: float = 20.0

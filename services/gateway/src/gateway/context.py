@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from gateway.adapters.jwks import KeyRing
 from gateway.adapters.live import LiveHub
+from gateway.adapters.notifications import NotificationBackend
 from gateway.config import GatewaySettings
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
@@ -40,6 +41,7 @@ class GatewayContext:
     history: history_grpc.HistoryServiceStub
     geocoding: geocoding_grpc.GeocodingServiceStub
     alarm: alarm_grpc.AlarmServiceStub
+    notifications: NotificationBackend
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

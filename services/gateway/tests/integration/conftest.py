@@ -3,7 +3,9 @@ run in this process on free ports, over the real Kafka and Cassandra; geocoding'
 too, on its real offline dataset (loaded in a thread while identity and history start; its
 Kafka side is not run: the gateway only asks it), and alarm's gRPC API over its real tables
 (identity's registry and accounts, the geofences and rules topics) and its Cassandra history
-(its engine and history writer are not run: the gateway only manages and queries).
+(its engine and history writer are not run: the gateway only manages and queries), and the
+notification service whole (its group starting at the end of its topics; webhooks to loopback
+allowed).
 
 One stack serves the whole session (starting identity, history and a gateway takes seconds),
 so tests here run in the session's event loop (``pytestmark`` in each module) and create
@@ -43,6 +45,9 @@ from history.config import HistorySettings
 from identity.bootstrap import IdentityApp
 from identity.bootstrap import bootstrap as bootstrap_identity
 from identity.config import IdentitySettings
+from notification.bootstrap import NotificationApp
+from notification.bootstrap import bootstrap as bootstrap_notification
+from notification.config import NotificationSettings
 from trackstream.history.v1 import history_service_pb2 as hpb
 from trackstream.history.v1 import history_service_pb2_grpc as hpb_grpc
 from trackstream.identity.v1 import accounts_pb2 as pb
@@ -85,6 +90,7 @@ class Stack:
     platform_id: str
     geocoding_port: int
     alarm: AlarmApp
+    notification: NotificationApp | None = None
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
     @property
@@ -104,6 +110,9 @@ class Stack:
             "history_address": f"127.0.0.1:{self.history.grpc_port}",
             "geocoding_address": f"127.0.0.1:{self.geocoding_port}",
             "alarm_address": f"127.0.0.1:{self.alarm.grpc_port}",
+            "notification_address": (
+                f"127.0.0.1:{self.notification.grpc_port}" if self.notification else "127.0.0.1:1"
+            ),
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -198,6 +207,36 @@ async def alarm_api() -> AsyncIterator[AlarmApp]:
         app.cassandra.close()
 
 
+@contextlib.asynccontextmanager
+async def notification_service() -> AsyncIterator[NotificationApp]:
+    """The notification service whole, on a fresh group at the end of its topics: quick
+    retries, webhooks over http to loopback receivers allowed."""
+    group = f"notification-gw-{uuid.uuid4().hex[:8]}"
+    for topic in ("alarm.alarms.v1", "tracking.command-results.v1", "media.objects.v1"):
+        await start_group_at_end(group, topic)
+    app = bootstrap_notification(
+        NotificationSettings(
+            grpc_port=0,
+            consumer_group=group,
+            geocoding_address="",
+            webhook_allow_http=True,
+            webhook_allowed_networks="127.0.0.0/8,::1/128",
+            max_attempts=2,
+            backoff_base_s=0.2,
+            backoff_max_s=0.5,
+            sweep_interval_s=0.5,
+        )
+    )
+    stopping = asyncio.Event()
+    task = await started(app.run(stopping), app.ready, "notification")
+    try:
+        yield app
+    finally:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 30)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
@@ -229,6 +268,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     )
     exits = contextlib.AsyncExitStack()
     alarm = await exits.enter_async_context(alarm_api())
+    notification = await exits.enter_async_context(notification_service())
     stack = Stack(
         identity=identity,
         history=history,
@@ -236,6 +276,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         platform_id=platform.account_id,
         geocoding_port=geocoding_port,
         alarm=alarm,
+        notification=notification,
     )
     stack.gateway = await stack.start_gateway()
     try:

@@ -25,12 +25,20 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from alarm.adapters.store import AlarmStore
 from gateway.api.app import create_app
+from gateway.api.notifications import delivery_id
 from gateway.context import GatewayContext
+from notification.adapters.store import NotificationStore
+from notification.domain.model import Channel as NotificationChannel
+from notification.domain.model import DeliveryKey, Notice
+from notification.domain.model import State as DeliveryState
 from services.gateway.tests.integration.conftest import bearer, eventually, unique_imei
 from trackstream.alarm.v1 import alarm_pb2
+from trackstream.notification.v1 import notification_service_pb2 as npb
 from trackstream_events.timestamps import to_timestamp
 
 READ, COMMAND, MANAGE = "read", "command", "manage"
+#: any role on its own account, ADMIN on the other accounts of its subtree (subscriptions)
+OWN = "own"
 
 
 @dataclass
@@ -49,6 +57,8 @@ class World:
     parties: dict[str, Party]
     #: alarm's history store: the targets' alarms are written straight into it
     alarms: AlarmStore
+    #: notification's delivery log: the targets' dead deliveries are claimed straight in it
+    notifications: NotificationStore | None = None
     #: who manages the devices of each party (an admin at or above it)
     admin_of: dict[str, str] = field(
         default_factory=lambda: {"A": "A", "A1": "A1", "Av": "A1", "B": "B"}
@@ -73,6 +83,10 @@ class Target:
     #: an account of neither tree the device is shared with (unsharing needs a share)
     other_account_id: str
     caller_account_id: str = ""
+    #: an in-app notification subscription of the account bound to the device, and a dead
+    #: delivery of it (for redelivery)
+    subscription_id: str = ""
+    delivery_id: str = ""
 
 
 async def make_target(client: httpx.AsyncClient, world: World, owner: str, other: str) -> Target:
@@ -123,6 +137,10 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         rule_id=rule["rule_id"].rpartition(".")[2],
     )
     await world.alarms.write([alarm])
+    subscription = await _bound(
+        client, admin, "/v1/notification-subscriptions", account_id, device_id, IN_APP
+    )
+    dead = await _dead_delivery(world, account_id, subscription["subscription_id"], alarm.alarm_id)
     return Target(
         owner=owner,
         account_id=account_id,
@@ -135,6 +153,33 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         rule_id=rule["rule_id"],
         alarm_id=alarm.alarm_id,
         other_account_id=world[other].account_id,
+        subscription_id=subscription["subscription_id"],
+        delivery_id=dead,
+    )
+
+
+IN_APP = {"channels": ["in_app"]}
+
+
+async def _dead_delivery(world: World, account_id: str, subscription_id: str, alarm_id: str) -> str:
+    """A delivery of the subscription that ended dead, claimed straight in notification's log;
+    its id as the gateway shows it."""
+    assert world.notifications is not None
+    own_id = subscription_id.rpartition(".")[2]
+    await world.notifications.claim(
+        DeliveryKey(alarm_id, own_id, NotificationChannel.IN_APP),
+        account_id=account_id,
+        state=DeliveryState.DEAD,
+        notice=Notice(title="matrix", body="matrix", document={}),
+        now=datetime.now(UTC),
+    )
+    return delivery_id(
+        npb.Delivery(
+            account_id=account_id,
+            subscription_id=own_id,
+            alarm_id=alarm_id,
+            channel=npb.CHANNEL_IN_APP,
+        )
     )
 
 
@@ -177,7 +222,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Row:
-    #: device, account, command, link, api_key, geofence, rule, listing, self, public,
+    #: device, account, command, link, api_key, geofence, rule, subscription, delivery,
+    #: listing, self, public,
     #: websocket, or no_tenant_data (authenticated, but about nobody's data: geocoding lookups)
     acts_on: str
     need: str
@@ -390,6 +436,62 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/devices/{device_id}/alarms/{alarm_id}/resolve"): Row(
         "device", COMMAND, lambda t: _dev("POST", f"/alarms/{t.alarm_id}/resolve")(t)
+    ),
+    # ---- notification subscriptions and the delivery log of an account; the caller's inbox
+    ("POST", "/v1/notification-subscriptions"): Row(
+        "account",
+        OWN,
+        lambda t: Call(
+            "POST", "/v1/notification-subscriptions", json={**IN_APP, "account_id": t.account_id}
+        ),
+    ),
+    ("GET", "/v1/notification-subscriptions"): Row(
+        "account",
+        READ,
+        lambda t: Call(
+            "GET", "/v1/notification-subscriptions", params={"account_id": t.account_id}
+        ),
+    ),
+    ("GET", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        READ,
+        lambda t: Call("GET", f"/v1/notification-subscriptions/{t.subscription_id}"),
+    ),
+    ("PATCH", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        OWN,
+        lambda t: Call(
+            "PATCH",
+            f"/v1/notification-subscriptions/{t.subscription_id}",
+            json={"alarm_types": ["sos"]},
+        ),
+    ),
+    ("DELETE", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        OWN,
+        lambda t: Call("DELETE", f"/v1/notification-subscriptions/{t.subscription_id}"),
+    ),
+    ("GET", "/v1/notification-deliveries"): Row(
+        "account",
+        READ,
+        lambda t: Call("GET", "/v1/notification-deliveries", params={"account_id": t.account_id}),
+    ),
+    ("POST", "/v1/notification-deliveries/{delivery_id}/redeliver"): Row(
+        "delivery",
+        COMMAND,
+        lambda t: Call("POST", f"/v1/notification-deliveries/{t.delivery_id}/redeliver"),
+    ),
+    ("GET", "/v1/inbox"): Row(
+        "self",
+        READ,
+        lambda t: Call("GET", "/v1/inbox"),
+        "the caller's own inbox: test_inbox_events_reach_only_their_account",
+    ),
+    ("POST", "/v1/inbox/read"): Row(
+        "self",
+        READ,
+        lambda t: Call("POST", "/v1/inbox/read", json={"notification_ids": [t.alarm_id]}),
+        "the caller's own inbox; foreign ids: test_inbox_events_reach_only_their_account",
     ),
     # ---- history
     ("GET", "/v1/devices/{device_id}/track"): Row(

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import accounts, alarms, devices, geocoding, history, live, problems, shared
+from gateway.api import (
+    accounts,
+    alarms,
+    devices,
+    geocoding,
+    history,
+    live,
+    notifications,
+    problems,
+    shared,
+)
 from gateway.api.request_context import RequestIdMiddleware, install_log_field
 from gateway.api.security import gateway_of
 from gateway.context import GatewayContext
@@ -29,6 +39,7 @@ def create_app(context: GatewayContext) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for module in (accounts, devices, history, alarms, geocoding, shared, live):
         app.include_router(module.router)
+    app.include_router(notifications.router)
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     async def jwks(request: Request) -> Response:
