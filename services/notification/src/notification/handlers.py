@@ -155,12 +155,14 @@ class Dispatcher:
         self._timers: dict[DeliveryKey, asyncio.TimerHandle] = {}
         self._now = now
 
-    def submit(self, key: DeliveryKey) -> None:
-        """Send it now, unless this process is already sending it."""
+    def submit(self, key: DeliveryKey, known: DeliveryRecord | None = None) -> None:
+        """Send it now, unless this process is already sending it. ``known``: the record as
+        just claimed, which spares reading it back (the attempt's compare-and-set still
+        decides who sends)."""
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        task = asyncio.create_task(self._deliver(key))
+        task = asyncio.create_task(self._deliver(key, known))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -186,9 +188,9 @@ class Dispatcher:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
 
-    async def _deliver(self, key: DeliveryKey) -> None:
+    async def _deliver(self, key: DeliveryKey, known: DeliveryRecord | None = None) -> None:
         try:
-            record = await self._store.delivery(key)
+            record = known or await self._store.delivery(key)
             if record is None or record.state not in (State.PENDING, State.RETRYING):
                 if record is not None:
                     await self._store.close(key)  # a stale work-list row
@@ -306,11 +308,11 @@ class AlarmProcessor:
         except (DriverException, NoHostAvailable) as err:
             # nothing committed: the batch comes again, and claims already made hold
             raise RetryableError(f"delivery log unavailable: {type(err).__name__}") from err
-        for keys in claimed:
-            for key in keys:
-                self._dispatcher.submit(key)
+        for records in claimed:
+            for record in records:
+                self._dispatcher.submit(record.key, record)
 
-    async def _claim_alarm(self, alarm: alarm_pb2.AlarmRaised) -> list[DeliveryKey]:
+    async def _claim_alarm(self, alarm: alarm_pb2.AlarmRaised) -> list[DeliveryRecord]:
         owner = alarm.owner_account_id or self._directory.owner_of(alarm.device_id)
         ancestors = self._directory.ancestors_of(owner)
         concerned = [
@@ -357,22 +359,26 @@ class AlarmProcessor:
 
     async def _claim_all(
         self, claims: list[tuple[DeliveryKey, str, State, Notice]]
-    ) -> list[DeliveryKey]:
+    ) -> list[DeliveryRecord]:
+        """The records of the deliveries claimed first here and to be sent."""
+        now = self._now()
         results = await asyncio.gather(
             *(
-                self._store.claim(k, account_id=a, state=s, notice=n, now=self._now())
+                self._store.claim(k, account_id=a, state=s, notice=n, now=now)
                 for k, a, s, n in claims
             )
         )
         fresh = []
-        for (key, _, state, _), first in zip(claims, results, strict=True):
+        for (key, account_id, state, notice), first in zip(claims, results, strict=True):
             if first and state is State.PENDING:
-                fresh.append(key)
+                fresh.append(DeliveryRecord(key, account_id, state, 0, "", now, now, notice))
             elif first:
                 DELIVERIES.labels(key.channel.name, "suppressed").inc()
         return fresh
 
-    async def _claim_command_result(self, result: command_pb2.CommandResult) -> list[DeliveryKey]:
+    async def _claim_command_result(
+        self, result: command_pb2.CommandResult
+    ) -> list[DeliveryRecord]:
         """A command's result, once per (command, status, subscription, channel), to the
         subscriptions that asked for command results of the device."""
         owner = self._directory.owner_of(result.device_id)
@@ -417,7 +423,7 @@ class AlarmProcessor:
             f"command:{result.command_id}:{status}", concerned, when, notice
         )
 
-    async def _claim_media(self, stored: media_pb2.MediaStored) -> list[DeliveryKey]:
+    async def _claim_media(self, stored: media_pb2.MediaStored) -> list[DeliveryRecord]:
         """Stored media, once per (media, subscription, channel), to the subscriptions that
         asked for media of the device."""
         media = stored.object
@@ -474,7 +480,7 @@ class AlarmProcessor:
         concerned: list[pb.Subscription],
         when: datetime,
         notice_in: Callable[[ZoneInfo], Notice],
-    ) -> list[DeliveryKey]:
+    ) -> list[DeliveryRecord]:
         """Claims of one event (not an alarm) for each concerned (subscription, channel), the
         event's id standing where an alarm's id stands in the delivery log."""
         claims = []

@@ -317,3 +317,22 @@ async def test_media_respect_quiet_hours() -> None:
     assert hook.sent == []
     (record,) = store.deliveries.values()
     assert record.state is State.SUPPRESSED
+
+
+async def test_a_fresh_claim_is_sent_without_reading_its_record_back() -> None:
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, processor = build([hook], [subscription("s", [pb.CHANNEL_WEBHOOK])])
+    reads: list[DeliveryKey] = []
+    read = store.delivery
+
+    async def counted(key: DeliveryKey) -> Any:
+        reads.append(key)
+        return await read(key)
+
+    store.delivery = counted
+    await processor.handle([alarm("a-fresh")])
+    await settle(store, dispatcher)
+    assert [k.alarm_id for k, _ in hook.sent] == ["a-fresh"]
+    assert reads == []
+    (record,) = store.deliveries.values()
+    assert record.state is State.SENT and record.attempts == 1

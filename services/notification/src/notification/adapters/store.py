@@ -89,13 +89,15 @@ class NotificationStore:
         """Claim the delivery: True only for the first claim of this key, ever. The account
         index and the work-list row go first, so a crash after the claim loses nothing (the
         sweeper drops work-list rows of deliveries that are already finished)."""
-        await self._db.execute(
+        index = self._db.execute(
             "INSERT INTO notification_deliveries_by_account "
             "(account_id, alarm_id, subscription_id, channel) VALUES (?, ?, ?, ?)",
             (account_id, key.alarm_id, key.subscription_id, int(key.channel)),
         )
         if state is State.PENDING:
-            await self._open(key, now)
+            await asyncio.gather(index, self._open(key, now))  # independent: one round trip
+        else:
+            await index
         rows = await self._db.execute(
             "INSERT INTO notification_deliveries (alarm_id, subscription_id, channel, account_id, "
             "state, attempts, last_error, next_attempt, updated, message) "

@@ -110,7 +110,7 @@ def matches(
 def zone_of(name: str, default: str = "UTC") -> ZoneInfo:
     try:
         return ZoneInfo(name or default)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return ZoneInfo(default)
 
 
@@ -119,7 +119,7 @@ def validate_zone(name: str) -> None:
         return
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(f"unknown time zone {name!r}") from None
 
 
