@@ -224,7 +224,6 @@ async def notification_service() -> AsyncIterator[NotificationApp]:
             max_attempts=2,
             backoff_base_s=0.2,
             backoff_max_s=0.5,
-            sweep_interval_s=0.5,
         )
     )
     stopping = asyncio.Event()

@@ -137,9 +137,7 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         rule_id=rule["rule_id"].rpartition(".")[2],
     )
     await world.alarms.write([alarm])
-    subscription = await _bound(
-        client, admin, "/v1/notification-subscriptions", account_id, device_id, IN_APP
-    )
+    subscription = await _subscribed(client, admin, account_id, device_id)
     dead = await _dead_delivery(world, account_id, subscription["subscription_id"], alarm.alarm_id)
     return Target(
         owner=owner,
@@ -159,6 +157,27 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
 
 
 IN_APP = {"channels": ["in_app"]}
+
+
+async def _subscribed(
+    client: httpx.AsyncClient, admin: Party, account_id: str, device_id: str
+) -> dict[str, Any]:
+    """An in-app subscription of the account bound to the device, once the gateway knows the
+    device; a 503 (notification's store slow on the shared machine) is tried again too."""
+    created: dict[str, Any] = {}
+
+    async def made() -> bool:
+        response = await client.post(
+            "/v1/notification-subscriptions",
+            headers=admin.headers,
+            json={**IN_APP, "account_id": account_id, "device_ids": [device_id]},
+        )
+        assert response.status_code in (201, 404, 503), response.text
+        created.update(response.json() if response.status_code == 201 else {})
+        return response.status_code == 201
+
+    await eventually(made, within=30)
+    return created
 
 
 async def _dead_delivery(world: World, account_id: str, subscription_id: str, alarm_id: str) -> str:

@@ -65,7 +65,7 @@ async def world(stack: Stack) -> AsyncIterator[World]:
         return all(i in stack.gateway.context.directory.accounts for i, _ in ids.values())
 
     await eventually(known)  # created straight in identity: they arrive through Kafka
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
         parties = {
             name: Party(account_id, email, await login(client, email))
             for name, (account_id, email) in ids.items()

@@ -196,6 +196,10 @@ class Dispatcher:
                     await self._store.close(key)  # a stale work-list row
                 return
             subscription = self._subscriptions.get(key.subscription_id)
+            if subscription is None:
+                # created through another replica since this one last reloaded: ask the store
+                # before calling it gone (else that replica's fresh delivery would end dead)
+                subscription = await self._stored_subscription(record)
             adapter = self._channels.get(key.channel)
             if subscription is None or adapter is None:
                 await self._fail(record, "subscription or channel gone", permanent=True)
@@ -233,6 +237,13 @@ class Dispatcher:
             log.exception("delivery attempt failed", extra={"channel": key.channel.name})
         finally:
             self._in_flight.discard(key)
+
+    async def _stored_subscription(self, record: DeliveryRecord) -> pb.Subscription | None:
+        for subscription in await self._store.account_subscriptions(record.account_id):
+            if subscription.subscription_id == record.key.subscription_id:
+                self._subscriptions.put(subscription)
+                return subscription
+        return None
 
     async def _fail(self, record: DeliveryRecord, reason: str, *, permanent: bool) -> None:
         attempts = record.attempts + 1

@@ -336,3 +336,24 @@ async def test_a_fresh_claim_is_sent_without_reading_its_record_back() -> None:
     assert reads == []
     (record,) = store.deliveries.values()
     assert record.state is State.SENT and record.attempts == 1
+
+
+async def test_a_subscription_made_through_another_replica_is_looked_up_not_called_gone() -> None:
+    """This replica has not reloaded since another one created the subscription and claimed a
+    delivery of it: the delivery is sent, not ended dead; one whose subscription is gone from
+    the store too ends dead."""
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, _ = build([hook], [])  # nothing in this replica's memory
+    store.subscriptions["elsewhere"] = subscription("elsewhere", [pb.CHANNEL_WEBHOOK])
+    now = datetime.now(UTC)
+    known = DeliveryKey("a1", "elsewhere", Channel.WEBHOOK)
+    gone = DeliveryKey("a1", "deleted", Channel.WEBHOOK)
+    for key in (known, gone):
+        await store.claim(
+            key, account_id="acc", state=State.PENDING, notice=Notice("t", "b", {}), now=now
+        )
+        dispatcher.submit(key)
+    await settle(store, dispatcher)
+    assert [k for k, _ in hook.sent] == [known]
+    assert store.deliveries[known].state is State.SENT
+    assert store.deliveries[gone].state is State.DEAD
