@@ -407,6 +407,8 @@ class Service(PythonProcess):
             os.environ.setdefault(
                 "GATEWAY_MEDIA_ADDRESS", f"127.0.0.1:{self.settings.media_grpc_port}"
             )
+        if self.name == "notification":  # webhook receivers of a local stack run on loopback
+            os.environ.setdefault("NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.ops_port}/readyz"

@@ -330,6 +330,7 @@ def test_the_gateway_reaches_its_backends_through_their_services_and_policies(
         ("geocoding", "GATEWAY_GEOCODING_ADDRESS"),
         ("alarm", "GATEWAY_ALARM_ADDRESS"),
         ("media", "GATEWAY_MEDIA_ADDRESS"),
+        ("notification", "GATEWAY_NOTIFICATION_ADDRESS"),
     ):
         host, port = gateway_env[variable].split(":")
         service = services[host]["spec"]

@@ -16,8 +16,10 @@ from fastapi import FastAPI
 
 from gateway.adapters.commands import run_command_feed
 from gateway.adapters.identity_records import DirectoryFeed
+from gateway.adapters.inbox_feed import run_inbox_feed
 from gateway.adapters.jwks import KeyRing
 from gateway.adapters.live import LiveHub, run_live_feed
+from gateway.adapters.notifications import NotificationBackend
 from gateway.api.app import create_app
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext, Publisher
@@ -120,6 +122,20 @@ class Gateway:
                 )
             )
             started += [live_started, commands_started]
+            inbox_started = asyncio.Event()
+            tasks.append(
+                asyncio.create_task(
+                    run_inbox_feed(
+                        s.kafka,
+                        self.context.hub,
+                        self.context.directory,
+                        stopping,
+                        inbox_started,
+                        client_id=f"gateway-inbox-{suffix}",
+                    )
+                )
+            )
+            started.append(inbox_started)
         if self.owns_publisher:
             await self.context.publisher.start()  # type: ignore[attr-defined]
         server: _Server | None = None
@@ -184,6 +200,7 @@ def bootstrap(
     alarm_channel = grpc.aio.insecure_channel(settings.alarm_address)
     privacy_channel = grpc.aio.insecure_channel(settings.privacy_address)
     media_channel = grpc.aio.insecure_channel(settings.media_address)
+    notification_channel = grpc.aio.insecure_channel(settings.notification_address)
     identity = identity_grpc.IdentityServiceStub(identity_channel)
     hub = LiveHub(settings.live_queue_size)
     directory.on_revocation(hub.credential_revoked)
@@ -197,6 +214,9 @@ def bootstrap(
         alarm=alarm_grpc.AlarmServiceStub(alarm_channel),
         privacy=privacy_grpc.PrivacyServiceStub(privacy_channel),
         media=media_grpc.MediaServiceStub(media_channel),
+        notifications=NotificationBackend(
+            notification_channel, timeout_s=settings.backend_timeout_s
+        ),
         publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
@@ -245,6 +265,7 @@ def bootstrap(
             alarm_channel,
             privacy_channel,
             media_channel,
+            notification_channel,
         ],
         tables=tables,
         kafka=kafka,

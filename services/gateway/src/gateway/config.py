@@ -24,7 +24,9 @@ class GatewaySettings(ServiceSettings):
     alarm_address: str = "127.0.0.1:50091"
     privacy_address: str = "127.0.0.1:50121"
     media_address: str = "127.0.0.1:50101"
-    #: deadline of one call to identity, history, geocoding, alarm, media or privacy
+    notification_address: str = "127.0.0.1:50111"
+    #: deadline of one call to a backend (identity, history, geocoding, alarm, media,
+    #: notification or privacy)
     backend_timeout_s: float = 5.0
     #: token bucket per access token / API key (and per client address for logins)
     rate_per_s: float = 20.0

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from gateway.adapters.jwks import KeyRing
 from gateway.adapters.live import LiveHub
+from gateway.adapters.notifications import NotificationBackend
 from gateway.config import GatewaySettings
 from gateway.domain.commands import CommandBook
 from gateway.domain.directory import Directory
@@ -44,6 +45,7 @@ class GatewayContext:
     alarm: alarm_grpc.AlarmServiceStub
     privacy: privacy_grpc.PrivacyServiceStub
     media: media_grpc.MediaServiceStub
+    notifications: NotificationBackend
     publisher: Publisher
     commands: CommandBook
     hub: LiveHub

@@ -4,7 +4,9 @@ too, on its real offline dataset (loaded in a thread while identity and history 
 Kafka side is not run: the gateway only asks it), and alarm's gRPC API over its real tables
 (identity's registry and accounts, the geofences and rules topics) and its Cassandra history
 (its engine and history writer are not run: the gateway only manages and queries); media
-whole (its consumer at the topics' end, the real S3 store), sharing identity's identifier key.
+whole (its consumer at the topics' end, the real S3 store), sharing identity's identifier
+key; the notification service whole (its group starting at the end of its topics; webhooks
+to loopback allowed); privacy whole; and the erasure participants of alarm and geocoding.
 
 One stack serves the whole session (starting identity, history and a gateway takes seconds),
 so tests here run in the session's event loop (``pytestmark`` in each module) and create
@@ -51,6 +53,9 @@ from media.bootstrap import MediaService
 from media.bootstrap import bootstrap as bootstrap_media
 from media.config import MediaSettings
 from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC
+from notification.bootstrap import NotificationApp
+from notification.bootstrap import bootstrap as bootstrap_notification
+from notification.config import NotificationSettings
 from privacy.bootstrap import PrivacyApp
 from privacy.bootstrap import bootstrap as bootstrap_privacy
 from privacy.config import PrivacySettings
@@ -96,6 +101,7 @@ class Stack:
     platform_id: str
     geocoding_port: int
     alarm: AlarmApp
+    notification: NotificationApp | None = None
     stoppers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
     media: MediaService | None = None
     privacy: PrivacyApp | None = None
@@ -119,6 +125,9 @@ class Stack:
             "alarm_address": f"127.0.0.1:{self.alarm.grpc_port}",
             "media_address": f"127.0.0.1:{self.media.grpc_port if self.media else 0}",
             "privacy_address": f"127.0.0.1:{self.privacy.grpc_port if self.privacy else 0}",
+            "notification_address": (
+                f"127.0.0.1:{self.notification.grpc_port}" if self.notification else "127.0.0.1:1"
+            ),
             "rate_per_s": 10_000.0,
             "rate_burst": 10_000,
         }
@@ -290,6 +299,35 @@ async def privacy_service(folder: Path) -> AsyncIterator[PrivacyApp]:
             await asyncio.wait_for(task, 40)
 
 
+@contextlib.asynccontextmanager
+async def notification_service() -> AsyncIterator[NotificationApp]:
+    """The notification service whole, on a fresh group at the end of its topics: quick
+    retries, webhooks over http to loopback receivers allowed."""
+    group = f"notification-gw-{uuid.uuid4().hex[:8]}"
+    for topic in ("alarm.alarms.v1", "tracking.command-results.v1", "media.objects.v1"):
+        await start_group_at_end(group, topic)
+    app = bootstrap_notification(
+        NotificationSettings(
+            grpc_port=0,
+            consumer_group=group,
+            geocoding_address="",
+            webhook_allow_http=True,
+            webhook_allowed_networks="127.0.0.0/8,::1/128",
+            max_attempts=2,
+            backoff_base_s=0.2,
+            backoff_max_s=0.5,
+        )
+    )
+    stopping = asyncio.Event()
+    task = await started(app.run(stopping), app.ready, "notification")
+    try:
+        yield app
+    finally:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 30)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder: Path = tmp_path_factory.mktemp("identity")
@@ -324,6 +362,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     alarm = await exits.enter_async_context(alarm_api())
     media = await exits.enter_async_context(media_service())
     privacy = await exits.enter_async_context(privacy_service(folder))
+    notification = await exits.enter_async_context(notification_service())
     stack = Stack(
         identity=identity,
         history=history,
@@ -333,6 +372,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         alarm=alarm,
         media=media,
         privacy=privacy,
+        notification=notification,
     )
     stack.gateway = await stack.start_gateway()
     try:

@@ -26,14 +26,22 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from alarm.adapters.store import AlarmStore
 from gateway.api.app import create_app
+from gateway.api.notifications import delivery_id
 from gateway.context import GatewayContext
 from media.domain.jimi import JimiUpload
 from media.handlers import MediaApp
+from notification.adapters.store import NotificationStore
+from notification.domain.model import Channel as NotificationChannel
+from notification.domain.model import DeliveryKey, Notice
+from notification.domain.model import State as DeliveryState
 from services.gateway.tests.integration.conftest import bearer, eventually, unique_imei
 from trackstream.alarm.v1 import alarm_pb2
+from trackstream.notification.v1 import notification_service_pb2 as npb
 from trackstream_events.timestamps import to_timestamp
 
 READ, COMMAND, MANAGE = "read", "command", "manage"
+#: any role on its own account, ADMIN on the other accounts of its subtree (subscriptions)
+OWN = "own"
 
 
 @dataclass
@@ -52,6 +60,8 @@ class World:
     parties: dict[str, Party]
     #: alarm's history store: the targets' alarms are written straight into it
     alarms: AlarmStore
+    #: notification's delivery log: the targets' dead deliveries are claimed straight in it
+    notifications: NotificationStore | None = None
     #: who manages the devices of each party (an admin at or above it)
     admin_of: dict[str, str] = field(
         default_factory=lambda: {"A": "A", "A1": "A1", "Av": "A1", "B": "B"}
@@ -82,6 +92,10 @@ class Target:
     media_id: str = ""
     #: the device's IMEI
     imei: str = ""
+    #: an in-app notification subscription of the account bound to the device, and a dead
+    #: delivery of it (for redelivery)
+    subscription_id: str = ""
+    delivery_id: str = ""
 
 
 async def make_target(client: httpx.AsyncClient, world: World, owner: str, other: str) -> Target:
@@ -134,6 +148,8 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
     )
     await world.alarms.write([alarm])
     media_id = await _picture_of(world.media, imei) if world.media is not None else ""
+    subscription = await _subscribed(client, admin, account_id, device_id)
+    dead = await _dead_delivery(world, account_id, subscription["subscription_id"], alarm.alarm_id)
     return Target(
         owner=owner,
         account_id=account_id,
@@ -148,6 +164,54 @@ async def make_target(client: httpx.AsyncClient, world: World, owner: str, other
         other_account_id=world[other].account_id,
         media_id=media_id,
         imei=imei,
+        subscription_id=subscription["subscription_id"],
+        delivery_id=dead,
+    )
+
+
+IN_APP = {"channels": ["in_app"]}
+
+
+async def _subscribed(
+    client: httpx.AsyncClient, admin: Party, account_id: str, device_id: str
+) -> dict[str, Any]:
+    """An in-app subscription of the account bound to the device, once the gateway knows the
+    device; a 503 (notification's store slow on the shared machine) is tried again too."""
+    created: dict[str, Any] = {}
+
+    async def made() -> bool:
+        response = await client.post(
+            "/v1/notification-subscriptions",
+            headers=admin.headers,
+            json={**IN_APP, "account_id": account_id, "device_ids": [device_id]},
+        )
+        assert response.status_code in (201, 404, 503), response.text
+        created.update(response.json() if response.status_code == 201 else {})
+        return response.status_code == 201
+
+    await eventually(made, within=30)
+    return created
+
+
+async def _dead_delivery(world: World, account_id: str, subscription_id: str, alarm_id: str) -> str:
+    """A delivery of the subscription that ended dead, claimed straight in notification's log;
+    its id as the gateway shows it."""
+    assert world.notifications is not None
+    own_id = subscription_id.rpartition(".")[2]
+    await world.notifications.claim(
+        DeliveryKey(alarm_id, own_id, NotificationChannel.IN_APP),
+        account_id=account_id,
+        state=DeliveryState.DEAD,
+        notice=Notice(title="matrix", body="matrix", document={}),
+        now=datetime.now(UTC),
+    )
+    return delivery_id(
+        npb.Delivery(
+            account_id=account_id,
+            subscription_id=own_id,
+            alarm_id=alarm_id,
+            channel=npb.CHANNEL_IN_APP,
+        )
     )
 
 
@@ -210,10 +274,10 @@ class Call:
 
 @dataclass(frozen=True)
 class Row:
-    #: device, account, command, link, api_key, geofence, rule, listing, self, public,
-    #: websocket, no_tenant_data (authenticated, but about nobody's data: geocoding lookups), or
-    #: elsewhere (acting on a party of the world would end it, or it needs a target the world
-    #: does not make: tested in its own module)
+    #: device, account, command, link, api_key, geofence, rule, subscription, delivery,
+    #: listing, self, public, websocket, no_tenant_data (authenticated, but about nobody's
+    #: data: geocoding lookups), or elsewhere (acting on a party of the world would end it,
+    #: or it needs a target the world does not make: tested in its own module)
     acts_on: str
     need: str
     build: Callable[[Target], Call] | None = None
@@ -465,6 +529,62 @@ ROUTES: dict[tuple[str, str], Row] = {
         "device",
         COMMAND,
         lambda t: _dev("POST", "/media/capture", json={"kind": "video", "duration_s": 5})(t),
+    ),
+    # ---- notification subscriptions and the delivery log of an account; the caller's inbox
+    ("POST", "/v1/notification-subscriptions"): Row(
+        "account",
+        OWN,
+        lambda t: Call(
+            "POST", "/v1/notification-subscriptions", json={**IN_APP, "account_id": t.account_id}
+        ),
+    ),
+    ("GET", "/v1/notification-subscriptions"): Row(
+        "account",
+        READ,
+        lambda t: Call(
+            "GET", "/v1/notification-subscriptions", params={"account_id": t.account_id}
+        ),
+    ),
+    ("GET", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        READ,
+        lambda t: Call("GET", f"/v1/notification-subscriptions/{t.subscription_id}"),
+    ),
+    ("PATCH", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        OWN,
+        lambda t: Call(
+            "PATCH",
+            f"/v1/notification-subscriptions/{t.subscription_id}",
+            json={"alarm_types": ["sos"]},
+        ),
+    ),
+    ("DELETE", "/v1/notification-subscriptions/{subscription_id}"): Row(
+        "subscription",
+        OWN,
+        lambda t: Call("DELETE", f"/v1/notification-subscriptions/{t.subscription_id}"),
+    ),
+    ("GET", "/v1/notification-deliveries"): Row(
+        "account",
+        READ,
+        lambda t: Call("GET", "/v1/notification-deliveries", params={"account_id": t.account_id}),
+    ),
+    ("POST", "/v1/notification-deliveries/{delivery_id}/redeliver"): Row(
+        "delivery",
+        COMMAND,
+        lambda t: Call("POST", f"/v1/notification-deliveries/{t.delivery_id}/redeliver"),
+    ),
+    ("GET", "/v1/inbox"): Row(
+        "self",
+        READ,
+        lambda t: Call("GET", "/v1/inbox"),
+        "the caller's own inbox: test_inbox_events_reach_only_their_account",
+    ),
+    ("POST", "/v1/inbox/read"): Row(
+        "self",
+        READ,
+        lambda t: Call("POST", "/v1/inbox/read", json={"notification_ids": [t.alarm_id]}),
+        "the caller's own inbox; foreign ids: test_inbox_events_reach_only_their_account",
     ),
     # ---- history
     ("GET", "/v1/devices/{device_id}/track"): Row(

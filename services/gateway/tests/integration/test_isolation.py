@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from services.gateway.tests.integration.conftest import (
 from services.gateway.tests.integration.isolation_world import (
     COMMAND,
     MANAGE,
+    OWN,
     READ,
     ROUTES,
     Party,
@@ -34,7 +36,10 @@ from services.gateway.tests.integration.isolation_world import (
     send,
 )
 from services.gateway.tests.integration.live_helpers import publish_positions, received
+from trackstream.alarm.v1 import alarm_pb2
 from trackstream.identity.v1 import accounts_pb2 as apb
+from trackstream_events.timestamps import to_timestamp
+from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 MATRIX = [route for route in app_routes() if in_matrix(route)]
@@ -60,12 +65,18 @@ async def world(stack: Stack) -> AsyncIterator[World]:
         return all(i in stack.gateway.context.directory.accounts for i, _ in ids.values())
 
     await eventually(known)  # created straight in identity: they arrive through Kafka
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
         parties = {
             name: Party(account_id, email, await login(client, email))
             for name, (account_id, email) in ids.items()
         }
-    yield World(parties, stack.alarm.store, media=stack.media.app if stack.media else None)
+    assert stack.notification is not None
+    yield World(
+        parties,
+        stack.alarm.store,
+        notifications=stack.notification.store,
+        media=stack.media.app if stack.media else None,
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -166,7 +177,7 @@ async def test_a_viewer_reads_but_cannot_act(
         return
     assert row.build is not None
     response = await send(client, row.build(target), world["Av"].headers)
-    if row.need == READ:
+    if row.need in (READ, OWN):  # OWN: the viewer acts on its own account
         assert is_ok(response), (response.status_code, response.text)
     else:
         assert row.need in (MANAGE, COMMAND)
@@ -331,3 +342,92 @@ async def test_an_expired_share_link_stops_working_at_once(
         await asyncio.wait_for(socket.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert is_hidden(await client.get(url))
+
+
+# ---------------------------------------------------------------------- in-app notifications
+
+
+async def publish_platform_alarm(target: Target) -> str:
+    """An SOS of the target's device on alarm.alarms.v1, as alarm publishes it."""
+    alarm = alarm_pb2.AlarmRaised(
+        alarm_id=str(uuid.uuid4()),
+        device_id=target.device_id,
+        owner_account_id=target.account_id,
+        type=alarm_pb2.ALARM_TYPE_SOS,
+        origin=alarm_pb2.ALARM_ORIGIN_PLATFORM,
+        severity=alarm_pb2.SEVERITY_CRITICAL,
+        alarm_time=to_timestamp(datetime.now(UTC)),
+    )
+    publisher = EventPublisher.create(KafkaSettings(), source="/tests/alarm")
+    await publisher.start()
+    try:
+        await publisher.publish_many([Outgoing("alarm.alarms.v1", alarm, key=alarm.device_id)])
+    finally:
+        await publisher.stop()
+    return alarm.alarm_id
+
+
+async def notifications_until(socket: ClientConnection, alarm_id: str) -> list[dict[str, str]]:
+    """The "notification" messages of a socket up to the one of ``alarm_id``."""
+    seen: list[dict[str, str]] = []
+    async with asyncio.timeout(20):
+        while not seen or seen[-1]["alarm_id"] != alarm_id:
+            message = json.loads(await socket.recv())
+            if message["type"] == "notification":
+                seen.append(message)
+    return seen
+
+
+async def test_inbox_events_reach_only_their_account(
+    stack: Stack, world: World, client: httpx.AsyncClient
+) -> None:
+    """Each target has an in-app subscription of its account: an alarm of A1's device goes to
+    A1's sockets and inbox, not to its parent A (which sees the device) nor to B; nobody but
+    A1 marks it read."""
+    mine = {name: await target_for(client, world, name, name) for name in ("A", "A1", "B")}
+    sockets = {name: await open_live(stack, world[name].token) for name in ("A", "A1", "B")}
+    try:
+        alarm_id = await publish_platform_alarm(mine["A1"])
+        got_a1 = await notifications_until(sockets["A1"], alarm_id)
+        # the hub handed that record to every socket before A1's got it: what A and B receive
+        # up to their own next notification would hold it
+        markers = {name: await publish_platform_alarm(mine[name]) for name in ("A", "B")}
+        got = {name: await notifications_until(sockets[name], markers[name]) for name in markers}
+    finally:
+        for socket in sockets.values():
+            await socket.close()
+    prefix = {name: f"{world[name].account_id}." for name in ("A", "A1", "B")}
+    assert all(n["subscription_id"].startswith(prefix["A1"]) for n in got_a1)
+    (notice,) = [n for n in got_a1 if n["alarm_id"] == alarm_id]
+    assert notice["device_id"] == mine["A1"].device_id
+    for name, messages in got.items():
+        assert all(n["subscription_id"].startswith(prefix[name]) for n in messages), messages
+        assert alarm_id not in {n["alarm_id"] for n in messages}
+    # the inbox: A1's own; foreign callers cannot mark its entry
+    inbox = await client.get("/v1/inbox", params={"unread_only": True}, headers=world["A1"].headers)
+    assert notice["notification_id"] in {
+        n["notification_id"] for n in inbox.json()["notifications"]
+    }
+    for name in ("A", "B"):
+        theirs = await client.get("/v1/inbox", headers=world[name].headers)
+        assert alarm_id not in {n["alarm_id"] for n in theirs.json()["notifications"]}
+        refused = await client.post(
+            "/v1/inbox/read",
+            headers=world[name].headers,
+            json={"notification_ids": [notice["notification_id"]]},
+        )
+        assert is_hidden(refused), (name, refused.text)
+    still = await client.get("/v1/inbox", params={"unread_only": True}, headers=world["A1"].headers)
+    assert notice["notification_id"] in {
+        n["notification_id"] for n in still.json()["notifications"]
+    }
+    marked = await client.post(
+        "/v1/inbox/read",
+        headers=world["A1"].headers,
+        json={"notification_ids": [notice["notification_id"]]},
+    )
+    assert marked.status_code == 204
+    after = await client.get("/v1/inbox", params={"unread_only": True}, headers=world["A1"].headers)
+    assert notice["notification_id"] not in {
+        n["notification_id"] for n in after.json()["notifications"]
+    }

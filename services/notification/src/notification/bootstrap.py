@@ -22,12 +22,14 @@ from notification.adapters.channels import (
 from notification.adapters.geocoder import Geocoder
 from notification.adapters.grpc_api import NotificationApi, serve_grpc
 from notification.adapters.store import NotificationStore
+from notification.adapters.webhook_guard import WebhookGuard
 from notification.config import NotificationSettings
 from notification.erasure import PARTICIPANT, NotificationErasure
 from notification.handlers import (
     ACCOUNTS,
     ALARMS,
     COMMAND_RESULTS,
+    MEDIA,
     REGISTRY,
     AlarmProcessor,
     Directory,
@@ -79,7 +81,7 @@ class NotificationApp:
         consumer = EventConsumer(
             settings=s.kafka,
             group_id=s.consumer_group,
-            topics=list(dict.fromkeys([ALARMS, COMMAND_RESULTS])),
+            topics=list(dict.fromkeys([ALARMS, COMMAND_RESULTS, MEDIA])),
             batch_handler=self.processor.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
@@ -171,6 +173,10 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         await store.put_subscription(updated)
         subscriptions.put(updated)
 
+    webhooks = WebhookGuard(
+        allow_http=settings.webhook_allow_http,
+        allowed_networks=settings.allowed_webhook_networks,
+    )
     push = PushChannel(
         [
             FcmClient(
@@ -204,7 +210,7 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
             starttls=settings.smtp_starttls,
             timeout_s=settings.smtp_timeout_s,
         ),
-        WebhookChannel(http),
+        WebhookChannel(http, webhooks),
         push,
     ]
     dispatcher = Dispatcher(
@@ -233,7 +239,7 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
         subscriptions=subscriptions,
         dispatcher=dispatcher,
         forget_rate=processor.limiter.forget,
-        allow_http_webhooks=settings.webhook_allow_http,
+        webhooks=webhooks,
     )
     return NotificationApp(
         settings=settings,

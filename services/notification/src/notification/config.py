@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from notification.domain.webhook_target import IPNetwork, parse_networks
 from trackstream_cassandra import CassandraSettings
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_servicekit import ServiceSettings
@@ -33,6 +34,10 @@ class NotificationSettings(ServiceSettings):
     email_from: str = "alarms@trackstream.local"
     #: webhooks must be https; tests on loopback allow plain http
     webhook_allow_http: bool = False
+    #: networks webhooks may reach although they are not public (comma-separated CIDRs, e.g.
+    #: "127.0.0.0/8,::1/128" for loopback receivers of the local stack and tests); default none:
+    #: loopback, private, link-local, multicast, reserved... addresses are refused
+    webhook_allowed_networks: str = ""
     webhook_timeout_s: float = 15.0
     #: attempts before a delivery is dead, and the backoff between them
     max_attempts: int = 6
@@ -61,3 +66,13 @@ class NotificationSettings(ServiceSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     cassandra: CassandraSettings = Field(default_factory=CassandraSettings)
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start, not at the first webhook
+        return value
+
+    @property
+    def allowed_webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)

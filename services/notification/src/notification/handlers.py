@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
@@ -38,14 +39,17 @@ from notification.domain.templates import coordinates, local_time, render
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
+from trackstream.media.v1 import media_pb2
 from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream.tracking.v1 import command_pb2
+from trackstream.tracking.v1 import media_pb2 as tracking_media_pb2
 from trackstream_kafka import ConsumedEvent, RetryableError
 
 log = logging.getLogger("notification")
 
 ALARMS = "alarm.alarms.v1"
 COMMAND_RESULTS = "tracking.command-results.v1"
+MEDIA = "media.objects.v1"
 ACCOUNTS = "identity.accounts.v1"
 REGISTRY = "identity.device-registry.v1"
 
@@ -151,12 +155,14 @@ class Dispatcher:
         self._timers: dict[DeliveryKey, asyncio.TimerHandle] = {}
         self._now = now
 
-    def submit(self, key: DeliveryKey) -> None:
-        """Send it now, unless this process is already sending it."""
+    def submit(self, key: DeliveryKey, known: DeliveryRecord | None = None) -> None:
+        """Send it now, unless this process is already sending it. ``known``: the record as
+        just claimed, which spares reading it back (the attempt's compare-and-set still
+        decides who sends)."""
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        task = asyncio.create_task(self._deliver(key))
+        task = asyncio.create_task(self._deliver(key, known))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -182,14 +188,18 @@ class Dispatcher:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
 
-    async def _deliver(self, key: DeliveryKey) -> None:
+    async def _deliver(self, key: DeliveryKey, known: DeliveryRecord | None = None) -> None:
         try:
-            record = await self._store.delivery(key)
+            record = known or await self._store.delivery(key)
             if record is None or record.state not in (State.PENDING, State.RETRYING):
                 if record is not None:
                     await self._store.close(key)  # a stale work-list row
                 return
             subscription = self._subscriptions.get(key.subscription_id)
+            if subscription is None:
+                # created through another replica since this one last reloaded: ask the store
+                # before calling it gone (else that replica's fresh delivery would end dead)
+                subscription = await self._stored_subscription(record)
             adapter = self._channels.get(key.channel)
             if subscription is None or adapter is None:
                 await self._fail(record, "subscription or channel gone", permanent=True)
@@ -227,6 +237,13 @@ class Dispatcher:
             log.exception("delivery attempt failed", extra={"channel": key.channel.name})
         finally:
             self._in_flight.discard(key)
+
+    async def _stored_subscription(self, record: DeliveryRecord) -> pb.Subscription | None:
+        for subscription in await self._store.account_subscriptions(record.account_id):
+            if subscription.subscription_id == record.key.subscription_id:
+                self._subscriptions.put(subscription)
+                return subscription
+        return None
 
     async def _fail(self, record: DeliveryRecord, reason: str, *, permanent: bool) -> None:
         attempts = record.attempts + 1
@@ -292,19 +309,21 @@ class AlarmProcessor:
     async def handle(self, events: list[ConsumedEvent]) -> None:
         alarms = [e.message for e in events if isinstance(e.message, alarm_pb2.AlarmRaised)]
         results = [e.message for e in events if isinstance(e.message, command_pb2.CommandResult)]
+        media = [e.message for e in events if isinstance(e.message, media_pb2.MediaStored)]
         try:
             claimed = await asyncio.gather(
                 *(self._claim_alarm(a) for a in alarms),
                 *(self._claim_command_result(r) for r in results),
+                *(self._claim_media(m) for m in media),
             )
         except (DriverException, NoHostAvailable) as err:
             # nothing committed: the batch comes again, and claims already made hold
             raise RetryableError(f"delivery log unavailable: {type(err).__name__}") from err
-        for keys in claimed:
-            for key in keys:
-                self._dispatcher.submit(key)
+        for records in claimed:
+            for record in records:
+                self._dispatcher.submit(record.key, record)
 
-    async def _claim_alarm(self, alarm: alarm_pb2.AlarmRaised) -> list[DeliveryKey]:
+    async def _claim_alarm(self, alarm: alarm_pb2.AlarmRaised) -> list[DeliveryRecord]:
         owner = alarm.owner_account_id or self._directory.owner_of(alarm.device_id)
         ancestors = self._directory.ancestors_of(owner)
         concerned = [
@@ -351,22 +370,26 @@ class AlarmProcessor:
 
     async def _claim_all(
         self, claims: list[tuple[DeliveryKey, str, State, Notice]]
-    ) -> list[DeliveryKey]:
+    ) -> list[DeliveryRecord]:
+        """The records of the deliveries claimed first here and to be sent."""
+        now = self._now()
         results = await asyncio.gather(
             *(
-                self._store.claim(k, account_id=a, state=s, notice=n, now=self._now())
+                self._store.claim(k, account_id=a, state=s, notice=n, now=now)
                 for k, a, s, n in claims
             )
         )
         fresh = []
-        for (key, _, state, _), first in zip(claims, results, strict=True):
+        for (key, account_id, state, notice), first in zip(claims, results, strict=True):
             if first and state is State.PENDING:
-                fresh.append(key)
+                fresh.append(DeliveryRecord(key, account_id, state, 0, "", now, now, notice))
             elif first:
                 DELIVERIES.labels(key.channel.name, "suppressed").inc()
         return fresh
 
-    async def _claim_command_result(self, result: command_pb2.CommandResult) -> list[DeliveryKey]:
+    async def _claim_command_result(
+        self, result: command_pb2.CommandResult
+    ) -> list[DeliveryRecord]:
         """A command's result, once per (command, status, subscription, channel), to the
         subscriptions that asked for command results of the device."""
         owner = self._directory.owner_of(result.device_id)
@@ -389,10 +412,9 @@ class AlarmProcessor:
         )
         status = command_pb2.CommandStatus.Name(result.status)
         label = status.removeprefix("COMMAND_STATUS_").replace("_", " ").lower()
-        claims = []
-        for subscription in concerned:
-            zone = zone_of(subscription.time_zone, self._default_zone)
-            notice = Notice(
+
+        def notice(zone: ZoneInfo) -> Notice:
+            return Notice(
                 title=f"Command {label} on {result.device_id}",
                 body=f"Command {result.command_id} {label} on {result.device_id} at "
                 f"{local_time(when, zone)}.",
@@ -407,14 +429,80 @@ class AlarmProcessor:
                     "reply_text": result.reply_text,
                 },
             )
+
+        return await self._claim_event(
+            f"command:{result.command_id}:{status}", concerned, when, notice
+        )
+
+    async def _claim_media(self, stored: media_pb2.MediaStored) -> list[DeliveryRecord]:
+        """Stored media, once per (media, subscription, channel), to the subscriptions that
+        asked for media of the device."""
+        media = stored.object
+        device_id = stored.device_id or media.device_id
+        owner = media.account_id or self._directory.owner_of(device_id)
+        ancestors = self._directory.ancestors_of(owner)
+        concerned = [
+            s
+            for s in self._subscriptions.all()
+            if s.media
+            and not s.disabled
+            and SubscriptionScope.covers(
+                s, device_id=device_id, owner_account_id=owner, owner_ancestors=ancestors
+            )
+        ]
+        if not media.media_id or not concerned:
+            return []
+        when = (
+            stored.stored_time.ToDatetime(tzinfo=UTC)
+            if stored.HasField("stored_time")
+            else self._now()
+        )
+        captured = (
+            media.captured_time.ToDatetime(tzinfo=UTC) if media.HasField("captured_time") else when
+        )
+        kind = tracking_media_pb2.MediaType.Name(media.media_type).removeprefix("MEDIA_TYPE_")
+        label = {"IMAGE": "Photo", "VIDEO": "Video", "AUDIO": "Audio"}.get(kind, "Media")
+
+        def notice(zone: ZoneInfo) -> Notice:
+            return Notice(
+                title=f"{label} from {device_id}",
+                body=f"{label} from {device_id} taken at {local_time(captured, zone)} is ready.",
+                document={
+                    "event": "media_stored",
+                    "media_id": media.media_id,
+                    "device_id": device_id,
+                    "media_type": kind.lower(),
+                    "content_type": media.content_type,
+                    "size_bytes": media.size_bytes,
+                    "captured_time": captured.isoformat(),
+                    "stored_time": when.isoformat(),
+                    "alarm_time": when.isoformat(),
+                    "time_zone": zone.key,
+                    "alarm_id": media.alarm_id,
+                    "command_id": media.command_id,
+                },
+            )
+
+        return await self._claim_event(f"media:{media.media_id}", concerned, when, notice)
+
+    async def _claim_event(
+        self,
+        event_id: str,
+        concerned: list[pb.Subscription],
+        when: datetime,
+        notice_in: Callable[[ZoneInfo], Notice],
+    ) -> list[DeliveryRecord]:
+        """Claims of one event (not an alarm) for each concerned (subscription, channel), the
+        event's id standing where an alarm's id stands in the delivery log."""
+        claims = []
+        for subscription in concerned:
+            zone = zone_of(subscription.time_zone, self._default_zone)
+            notice = notice_in(zone)
+            quiet = in_quiet_hours(subscription.quiet_hours, when, zone)
             for channel in dict.fromkeys(Channel(c) for c in subscription.channels):
-                key = DeliveryKey(
-                    f"command:{result.command_id}:{status}", subscription.subscription_id, channel
-                )
+                key = DeliveryKey(event_id, subscription.subscription_id, channel)
                 state = State.PENDING
-                if in_quiet_hours(subscription.quiet_hours, when, zone) or not self._limiter.allow(
-                    subscription, channel
-                ):
+                if quiet or not self._limiter.allow(subscription, channel):
                     state = State.SUPPRESSED
                 claims.append((key, subscription.account_id, state, notice))
         return await self._claim_all(claims)

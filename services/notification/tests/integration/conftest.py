@@ -224,7 +224,11 @@ class NotificationRunner:
     async def start(self, **overrides: Any) -> NotificationApp:
         if not self._group_ready:
             await start_group_at_end(
-                KafkaSettings(), self.group, "alarm.alarms.v1", "tracking.command-results.v1"
+                KafkaSettings(),
+                self.group,
+                "alarm.alarms.v1",
+                "tracking.command-results.v1",
+                "media.objects.v1",
             )
             await start_group_at_end(KafkaSettings(), f"{self.group}-erasure", ORDERS_TOPIC)
             self._group_ready = True
@@ -233,6 +237,7 @@ class NotificationRunner:
             "consumer_group": self.group,
             "smtp_address": f"127.0.0.1:{self.smtp_port}",
             "webhook_allow_http": True,
+            "webhook_allowed_networks": "127.0.0.0/8,::1/128",
             "geocoding_address": "",
             "backoff_base_s": 0.2,
             "backoff_max_s": 1.0,

@@ -16,6 +16,9 @@ class FakeStore:
         self.deliveries: dict[DeliveryKey, DeliveryRecord] = {}
         self.open: dict[DeliveryKey, datetime] = {}
         self.claims = 0
+        #: what is stored (the dispatcher knows them from memory unless another replica made
+        #: them)
+        self.subscriptions: dict[str, pb.Subscription] = {}
 
     async def claim(
         self, key: DeliveryKey, *, account_id: str, state: State, notice: Notice, now: datetime
@@ -76,4 +79,7 @@ class FakeStore:
         return list(self.open.items())
 
     async def all_subscriptions(self) -> list[pb.Subscription]:
-        return []
+        return list(self.subscriptions.values())
+
+    async def account_subscriptions(self, account_id: str) -> list[pb.Subscription]:
+        return [s for s in self.subscriptions.values() if s.account_id == account_id]

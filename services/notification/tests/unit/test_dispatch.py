@@ -245,3 +245,115 @@ async def test_command_results_go_once_to_subscriptions_that_asked_for_them() ->
     assert record.key.alarm_id == "command:cmd-1:COMMAND_STATUS_DELIVERED"
     assert record.notice.document["event"] == "command_result"
     assert record.notice.title == "Command delivered on dev-1"
+
+
+def media_event(media_id: str, device_id: str = "dev-1") -> ConsumedEvent:
+    from trackstream.media.v1 import media_pb2
+    from trackstream.tracking.v1 import media_pb2 as tracking_media_pb2
+
+    stored = media_pb2.MediaStored(
+        device_id=device_id,
+        object=media_pb2.MediaObject(
+            media_id=media_id,
+            device_id=device_id,
+            media_type=tracking_media_pb2.MEDIA_TYPE_IMAGE,
+            content_type="image/jpeg",
+            size_bytes=2048,
+            alarm_id="alarm-9",
+        ),
+    )
+    stored.stored_time.FromDatetime(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    stored.object.captured_time.FromDatetime(datetime(2026, 1, 15, 11, 59, 30, tzinfo=UTC))
+    event: ConsumedEvent = cast(Any, ConsumedEvent)(
+        None, stored, device_id, "media.objects.v1", 0, 0
+    )
+    return event
+
+
+async def test_stored_media_go_once_per_channel_to_subscriptions_that_asked_for_media() -> None:
+    hook, inbox = FakeChannel(Channel.WEBHOOK), FakeChannel(Channel.IN_APP)
+    store, dispatcher, processor = build(
+        [hook, inbox],
+        [
+            subscription("wants", [pb.CHANNEL_WEBHOOK, pb.CHANNEL_IN_APP], media=True),
+            subscription("alarms-only", [pb.CHANNEL_WEBHOOK]),
+            subscription("other-device", [pb.CHANNEL_WEBHOOK], media=True, device_ids=["dev-2"]),
+            subscription("off", [pb.CHANNEL_WEBHOOK], media=True, disabled=True),
+        ],
+    )
+    await processor.handle([media_event("m-1"), media_event("m-1")])  # a duplicate in the batch
+    await processor.handle([media_event("m-1")])  # and a replay
+    await settle(store, dispatcher)
+    assert [k.subscription_id for k, _ in hook.sent] == ["wants"]
+    assert [k.subscription_id for k, _ in inbox.sent] == ["wants"]
+    assert {k.channel for k in store.deliveries} == {Channel.WEBHOOK, Channel.IN_APP}
+    record = store.deliveries[DeliveryKey("media:m-1", "wants", Channel.WEBHOOK)]
+    assert record.state is State.SENT
+    assert record.notice.title == "Photo from dev-1"
+    assert record.notice.document["media_id"] == "m-1"
+    assert record.notice.document["alarm_id"] == "alarm-9"
+    assert record.notice.document["captured_time"] == "2026-01-15T11:59:30+00:00"
+    # an alarm does not go to a subscription because it asked for media
+    await processor.handle([alarm("a-1")])
+    await settle(store, dispatcher)
+    assert sorted(k.alarm_id for k, _ in hook.sent) == ["a-1", "a-1", "media:m-1"]
+
+
+async def test_media_respect_quiet_hours() -> None:
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, processor = build(
+        [hook],
+        [
+            subscription(
+                "night",
+                [pb.CHANNEL_WEBHOOK],
+                media=True,
+                quiet_hours=pb.QuietHours(start_minute=11 * 60, end_minute=13 * 60),
+            )
+        ],
+    )
+    await processor.handle([media_event("m-2")])
+    await settle(store, dispatcher)
+    assert hook.sent == []
+    (record,) = store.deliveries.values()
+    assert record.state is State.SUPPRESSED
+
+
+async def test_a_fresh_claim_is_sent_without_reading_its_record_back() -> None:
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, processor = build([hook], [subscription("s", [pb.CHANNEL_WEBHOOK])])
+    reads: list[DeliveryKey] = []
+    read = store.delivery
+
+    async def counted(key: DeliveryKey) -> Any:
+        reads.append(key)
+        return await read(key)
+
+    store.delivery = counted
+    await processor.handle([alarm("a-fresh")])
+    await settle(store, dispatcher)
+    assert [k.alarm_id for k, _ in hook.sent] == ["a-fresh"]
+    assert reads == []
+    (record,) = store.deliveries.values()
+    assert record.state is State.SENT and record.attempts == 1
+
+
+async def test_a_subscription_made_through_another_replica_is_looked_up_not_called_gone() -> None:
+    """This replica has not reloaded since another one created the subscription and claimed a
+    delivery of it: the delivery is sent, not ended dead; one whose subscription is gone from
+    the store too ends dead."""
+    hook = FakeChannel(Channel.WEBHOOK)
+    store, dispatcher, _ = build([hook], [])  # nothing in this replica's memory
+    store.subscriptions["elsewhere"] = subscription("elsewhere", [pb.CHANNEL_WEBHOOK])
+    now = datetime.now(UTC)
+    known = DeliveryKey("a1", "elsewhere", Channel.WEBHOOK)
+    gone = DeliveryKey("a1", "deleted", Channel.WEBHOOK)
+    for key in (known, gone):
+        await store.claim(
+            key, account_id="acc", state=State.PENDING, notice=Notice("t", "b", {}), now=now
+        )
+        dispatcher.submit(key)
+    await settle(store, dispatcher)
+    assert [k for k, _ in hook.sent] == [known]
+    assert store.deliveries[known].state is State.SENT
+    assert store.deliveries[gone].state is State.DEAD

@@ -209,6 +209,7 @@ def test_templates_show_the_place_and_the_time_in_the_accounts_zone() -> None:
         ),
         ({"channels": [pb.CHANNEL_PUSH]}, "push_tokens"),
         ({"time_zone": "Mars/Olympus"}, "time zone"),
+        ({"time_zone": "a" * 300}, "time zone"),  # too long for a file name: OSError inside
         ({"quiet_hours": pb.QuietHours(start_minute=1440)}, "quiet"),
         (
             {"rate_limits": [pb.RateLimit(channel=pb.CHANNEL_WEBHOOK, max_count=1, window_s=1)]},

@@ -48,9 +48,17 @@ _REGISTRY = EventRegistry(*_RENDER)
 
 
 class Subscription:
-    def __init__(self, sees: Callable[[str], bool], credential_id: str, size: int) -> None:
+    def __init__(
+        self,
+        sees: Callable[[str], bool],
+        credential_id: str,
+        size: int,
+        account_id: str | None = None,
+    ) -> None:
         self.sees = sees
         self.credential_id = credential_id
+        #: whose in-app notifications the socket carries (None: nobody's, e.g. share links)
+        self.account_id = account_id
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=size)
         self.dropped = 0
         self.close_reason: str | None = None
@@ -79,8 +87,10 @@ class LiveHub:
         self._queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
 
-    def subscribe(self, sees: Callable[[str], bool], credential_id: str) -> Subscription:
-        subscription = Subscription(sees, credential_id, self._queue_size)
+    def subscribe(
+        self, sees: Callable[[str], bool], credential_id: str, account_id: str | None = None
+    ) -> Subscription:
+        subscription = Subscription(sees, credential_id, self._queue_size, account_id)
         self._subscriptions.add(subscription)
         LIVE_SOCKETS.set(len(self._subscriptions))
         return subscription
@@ -93,6 +103,14 @@ class LiveHub:
         text: str | None = None
         for subscription in list(self._subscriptions):
             if subscription.close_reason is None and subscription.sees(device_id):
+                text = text or json.dumps(message, separators=(",", ":"))
+                subscription.offer(text)
+
+    def publish_to_account(self, account_id: str, message: render.JSON) -> None:
+        """A message for one account's own sockets (in-app notifications)."""
+        text: str | None = None
+        for subscription in list(self._subscriptions):
+            if subscription.close_reason is None and subscription.account_id == account_id:
                 text = text or json.dumps(message, separators=(",", ":"))
                 subscription.offer(text)
 

@@ -13,6 +13,7 @@ from gateway.api import (
     history,
     live,
     media,
+    notifications,
     privacy,
     problems,
     shared,
@@ -40,6 +41,7 @@ def create_app(context: GatewayContext) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for module in (accounts, devices, history, alarms, media, geocoding, privacy, shared, live):
         app.include_router(module.router)
+    app.include_router(notifications.router)
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     async def jwks(request: Request) -> Response:

@@ -4,9 +4,10 @@ sessions); ``/v1/shared/{token}/live`` one device of a share link.
 Authentication on ``/v1/live``: ``?access_token=<JWT or API key>``, or, without it, the first
 message ``{"type": "auth", "access_token": "..."}`` within ``GATEWAY_LIVE_AUTH_TIMEOUT_S``.
 Once subscribed the server sends ``{"type": "subscribed"}``, then JSON messages
-``{"type": "position"|"status"|"alarm"|"session", "device_id": ..., ...}``. The socket closes
-with 1008 (policy violation) when the token is refused, revoked, or expires, and with 1001
-when the gateway shuts down.
+``{"type": "position"|"status"|"alarm"|"session", "device_id": ..., ...}``, and the caller's
+own in-app notifications as ``{"type": "notification", "notification_id": ..., ...}``.
+The socket closes with 1008 (policy violation) when the token is refused, revoked, or
+expires, and with 1001 when the gateway shuts down.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ async def live(socket: WebSocket) -> None:
     def sees(device_id: str) -> bool:
         return access.streams_to(directory, caller.account_id, device_id, context.clock())
 
-    subscription = context.hub.subscribe(sees, caller.credential_id)
+    subscription = context.hub.subscribe(sees, caller.credential_id, caller.account_id)
     if directory.is_revoked(caller.credential_id):  # revoked while we were subscribing
         subscription.close("credential revoked")
     await _pump(socket, context, subscription, caller.expires_at)

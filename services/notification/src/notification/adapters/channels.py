@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from notification.adapters.webhook_guard import UnresolvedHost, WebhookGuard
 from notification.domain.model import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -26,6 +27,7 @@ from notification.domain.model import (
     Notice,
     signature_header,
 )
+from notification.domain.webhook_target import BadWebhookUrl
 from trackstream.notification.v1 import notification_pb2
 from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream_events.timestamps import to_timestamp
@@ -166,8 +168,14 @@ class WebhookChannel:
 
     channel = Channel.WEBHOOK
 
-    def __init__(self, client: httpx.AsyncClient, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        guard: WebhookGuard,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
+        self._guard = guard
         self._clock = clock
 
     def receiver(self, subscription: pb.Subscription) -> str:
@@ -188,8 +196,20 @@ class WebhookChannel:
             DELIVERY_HEADER: key.delivery_id,
         }
         try:
+            # checked again now, and sent to the very address that was checked
+            pinned = await self._guard.pinned(subscription.webhook_url)
+        except UnresolvedHost as err:
+            raise DeliveryFailed(f"webhook: {err}") from err
+        except BadWebhookUrl as err:
+            raise DeliveryFailed(f"webhook refused: {err}", permanent=True) from err
+        try:
+            # never follows redirects: a 3xx is a failed attempt
             response = await self._client.post(
-                subscription.webhook_url, content=body, headers=headers
+                pinned.url,
+                content=body,
+                headers={**headers, **pinned.headers},
+                extensions=pinned.extensions,
+                follow_redirects=False,
             )
         except httpx.HTTPError as err:
             raise DeliveryFailed(f"webhook: {type(err).__name__}") from err

@@ -13,6 +13,7 @@ from cassandra.cluster import NoHostAvailable
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from notification.adapters.store import DeliveryRecord, NotificationStore
+from notification.adapters.webhook_guard import WebhookGuard
 from notification.domain.model import (
     Channel,
     DeliveryKey,
@@ -20,6 +21,7 @@ from notification.domain.model import (
     State,
     validate_subscription,
 )
+from notification.domain.webhook_target import BadWebhookUrl
 from notification.handlers import Dispatcher, Subscriptions
 from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream.notification.v1 import notification_service_pb2_grpc as pb_grpc
@@ -61,13 +63,13 @@ class NotificationApi(pb_grpc.NotificationServiceServicer):
         subscriptions: Subscriptions,
         dispatcher: Dispatcher,
         forget_rate: Any,
-        allow_http_webhooks: bool,
+        webhooks: WebhookGuard,
     ) -> None:
         self._store = store
         self._subscriptions = subscriptions
         self._dispatcher = dispatcher
         self._forget_rate = forget_rate
-        self._allow_http = allow_http_webhooks
+        self._webhooks = webhooks
 
     async def _owned(
         self, account_id: str, subscription_id: str, context: grpc.aio.ServicerContext[Any, Any]
@@ -93,8 +95,14 @@ class NotificationApi(pb_grpc.NotificationServiceServicer):
         self, subscription: pb.Subscription, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Subscription:
         try:
-            validate_subscription(subscription, allow_http_webhooks=self._allow_http)
-        except InvalidInput as err:
+            validate_subscription(
+                subscription,
+                allow_http_webhooks=self._webhooks.allow_http,
+                allowed_networks=self._webhooks.allowed_networks,
+            )
+            if Channel.WEBHOOK in {int(c) for c in subscription.channels}:
+                await self._webhooks.check(subscription.webhook_url)  # what the host resolves to
+        except (InvalidInput, BadWebhookUrl) as err:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
         try:
             await self._store.put_subscription(subscription)
@@ -194,9 +202,12 @@ class NotificationApi(pb_grpc.NotificationServiceServicer):
     ) -> pb.MarkInboxReadResponse:
         if not request.account_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "account_id is required")
-        await self._store.mark_read(
-            request.account_id, list(request.notification_ids), read=not request.unread
-        )
+        ids = list(dict.fromkeys(request.notification_ids))
+        if not ids:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "notification_ids is empty")
+        # all or nothing: an id that is not in this account's inbox changes nothing
+        if not await self._store.mark_read(request.account_id, ids, read=not request.unread):
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such notification")
         return pb.MarkInboxReadResponse()
 
     async def EraseAccount(

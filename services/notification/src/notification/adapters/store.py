@@ -89,13 +89,15 @@ class NotificationStore:
         """Claim the delivery: True only for the first claim of this key, ever. The account
         index and the work-list row go first, so a crash after the claim loses nothing (the
         sweeper drops work-list rows of deliveries that are already finished)."""
-        await self._db.execute(
+        index = self._db.execute(
             "INSERT INTO notification_deliveries_by_account "
             "(account_id, alarm_id, subscription_id, channel) VALUES (?, ?, ?, ?)",
             (account_id, key.alarm_id, key.subscription_id, int(key.channel)),
         )
         if state is State.PENDING:
-            await self._open(key, now)
+            await asyncio.gather(index, self._open(key, now))  # independent: one round trip
+        else:
+            await index
         rows = await self._db.execute(
             "INSERT INTO notification_deliveries (alarm_id, subscription_id, channel, account_id, "
             "state, attempts, last_error, next_attempt, updated, message) "
@@ -275,19 +277,32 @@ class NotificationStore:
             entries.append(entry)
         return entries
 
-    async def mark_read(self, account_id: str, notification_ids: list[str], *, read: bool) -> None:
-        for notification_id in notification_ids:
-            rows = await self._db.execute(
-                "SELECT created FROM notification_inbox_by_id "
-                "WHERE account_id = ? AND notification_id = ?",
-                (account_id, notification_id),
+    async def mark_read(self, account_id: str, notification_ids: list[str], *, read: bool) -> bool:
+        """Mark the entries read (or unread); False, changing nothing, when one of the ids is
+        not in the account's inbox."""
+        found = await asyncio.gather(
+            *(
+                self._db.execute(
+                    "SELECT created FROM notification_inbox_by_id "
+                    "WHERE account_id = ? AND notification_id = ?",
+                    (account_id, notification_id),
+                )
+                for notification_id in notification_ids
             )
-            if rows:
-                await self._db.execute(
+        )
+        if not all(found):
+            return False
+        await asyncio.gather(
+            *(
+                self._db.execute(
                     "UPDATE notification_inbox SET read = ? "
                     "WHERE account_id = ? AND created = ? AND notification_id = ?",
                     (read, account_id, rows[0].created, notification_id),
                 )
+                for notification_id, rows in zip(notification_ids, found, strict=True)
+            )
+        )
+        return True
 
     # --- erasure -------------------------------------------------------------------------
 

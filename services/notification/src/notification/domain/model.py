@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from ipaddress import IPv4Network, IPv6Network
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from notification.domain.webhook_target import BadWebhookUrl, parse_webhook_url, refusal
 from trackstream.notification.v1 import notification_service_pb2 as pb
 
 _NAMESPACE = uuid.UUID("5b0f8a4e-3c2d-4d6e-9a1b-7c8d9e0f1a2b")
@@ -108,7 +110,7 @@ def matches(
 def zone_of(name: str, default: str = "UTC") -> ZoneInfo:
     try:
         return ZoneInfo(name or default)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return ZoneInfo(default)
 
 
@@ -117,7 +119,7 @@ def validate_zone(name: str) -> None:
         return
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(f"unknown time zone {name!r}") from None
 
 
@@ -202,7 +204,12 @@ def after_failure(attempts: int, max_attempts: int) -> State:
     return State.DEAD if attempts >= max_attempts else State.RETRYING
 
 
-def validate_subscription(subscription: pb.Subscription, *, allow_http_webhooks: bool) -> None:
+def validate_subscription(
+    subscription: pb.Subscription,
+    *,
+    allow_http_webhooks: bool,
+    allowed_networks: Sequence[IPv4Network | IPv6Network] = (),
+) -> None:
     if not subscription.account_id:
         raise InvalidInput("account_id is required")
     if not subscription.channels:
@@ -219,10 +226,15 @@ def validate_subscription(subscription: pb.Subscription, *, allow_http_webhooks:
             if not local or "." not in domain or any(c.isspace() for c in address):
                 raise InvalidInput("an e-mail address is malformed")
     if Channel.WEBHOOK in channels:
-        url = subscription.webhook_url
-        allowed = ("https://", "http://") if allow_http_webhooks else ("https://",)
-        if not url.startswith(allowed):
-            raise InvalidInput("webhook_url must be an https URL")
+        # a host name's addresses are checked by the adapter that resolves it (webhook_guard)
+        try:
+            target = parse_webhook_url(subscription.webhook_url, allow_http=allow_http_webhooks)
+        except BadWebhookUrl as err:
+            raise InvalidInput(str(err)) from None
+        literal = target.literal
+        reason = None if literal is None else refusal(literal, allowed_networks)
+        if reason is not None:
+            raise InvalidInput(f"webhook_url may not point to {reason}")
         if len(subscription.webhook_secret) < 16:
             raise InvalidInput("webhook_secret must have at least 16 characters")
     if Channel.PUSH in channels and not subscription.push_tokens:
