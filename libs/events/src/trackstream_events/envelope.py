@@ -90,29 +90,43 @@ class Envelope:
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes]] | None) -> Envelope:
-        values = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
-        missing = [
-            k for k in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject") if k not in values
-        ]
-        if missing:
-            raise InvalidEnvelope(f"event headers lack {', '.join(missing)}")
-        if values.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
-            raise InvalidEnvelope(f"unsupported ce_specversion {values['ce_specversion']!r}")
+        # once per consumed event: only the attributes read are decoded
+        values = dict(headers or ())
         try:
-            when = datetime.fromisoformat(values["ce_time"].replace("Z", "+00:00"))
+            id_, source, type_, time_, subject = (values[k] for k in _REQUIRED)
+        except KeyError:
+            missing = [k for k in _REQUIRED if k not in values]
+            raise InvalidEnvelope(f"event headers lack {', '.join(missing)}") from None
+        version = values.get("ce_specversion", _SPEC_VERSION_BYTES)
+        if version != _SPEC_VERSION_BYTES:
+            raise InvalidEnvelope(f"unsupported ce_specversion {_text(version)!r}")
+        try:  # RFC 3339, "Z" included (Python 3.11)
+            when = datetime.fromisoformat(_text(time_))
         except ValueError:
-            raise InvalidEnvelope(f"ce_time is not RFC 3339: {values['ce_time']!r}") from None
+            raise InvalidEnvelope(f"ce_time is not RFC 3339: {_text(time_)!r}") from None
+        traceparent = values.get("traceparent")
+        tracestate = values.get("tracestate")
+        correlation_id = values.get("ce_correlationid")
+        causation_id = values.get("ce_causationid")
         return cls(
-            type=values["ce_type"],
-            source=values["ce_source"],
-            subject=values["ce_subject"],
-            id=values["ce_id"],
+            type=_text(type_),
+            source=_text(source),
+            subject=_text(subject),
+            id=_text(id_),
             time=when,
-            traceparent=values.get("traceparent"),
-            tracestate=values.get("tracestate"),
-            correlation_id=values.get("ce_correlationid"),
-            causation_id=values.get("ce_causationid"),
+            traceparent=None if traceparent is None else _text(traceparent),
+            tracestate=None if tracestate is None else _text(tracestate),
+            correlation_id=None if correlation_id is None else _text(correlation_id),
+            causation_id=None if causation_id is None else _text(causation_id),
         )
+
+
+_REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=1024)
