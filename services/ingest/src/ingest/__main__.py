@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ingest.bootstrap import bootstrap, settle_garbage_collector
+from ingest.bootstrap import bootstrap
 from ingest.config import IngestSettings
 from trackstream_servicekit import ServiceRunner
+from trackstream_servicekit.collector import settle_garbage_collector
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -75,27 +74,6 @@ class IngestApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, 10)
             await self.publisher.stop()
-
-
-#: young-generation threshold while serving (CPython's default is 700)
-GC_GEN0_THRESHOLD = 10_000
-
-
-def settle_garbage_collector() -> None:
-    """Once started (in the service's own process, not in tests): move everything built so far
-    (modules, protobuf descriptors, settings, the registry) out of the collector's sight, and
-    collect the young generation less often.
-
-    Every frame allocates a few hundred short-lived objects; with the defaults the cyclic
-    collector ran every few frames and now and then walked the whole start-up heap, about 4.5%
-    of ingest's CPU under load (sampled with py-spy --native), none measurable after. Nothing
-    here keeps garbage alive: reference counting frees almost everything at once, and cycles are
-    still collected, in batches of 10,000 young objects instead of 700.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 async def _first(wait: Coroutine[Any, Any, bool], task: asyncio.Task[None]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from ingest.bootstrap import GC_GEN0_THRESHOLD, settle_garbage_collector
+from trackstream_servicekit.collector import GC_GEN0_THRESHOLD, settle_garbage_collector
 
 
 def test_settling_freezes_the_start_up_heap_and_raises_the_young_threshold() -> None:
