@@ -90,10 +90,14 @@ class Envelope:
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes]] | None) -> Envelope:
-        # once per consumed event: only the attributes read are decoded
+        # once per consumed event: one dict, and only the attributes read are decoded
         values = dict(headers or ())
         try:
-            id_, source, type_, time_, subject = (values[k] for k in _REQUIRED)
+            id_ = values["ce_id"]
+            source = values["ce_source"]
+            type_ = values["ce_type"]
+            time_ = values["ce_time"].decode("utf-8", "replace")
+            subject = values["ce_subject"]
         except KeyError:
             missing = [k for k in _REQUIRED if k not in values]
             raise InvalidEnvelope(f"event headers lack {', '.join(missing)}") from None
@@ -101,23 +105,23 @@ class Envelope:
         if version != _SPEC_VERSION_BYTES:
             raise InvalidEnvelope(f"unsupported ce_specversion {_text(version)!r}")
         try:  # RFC 3339, "Z" included (Python 3.11)
-            when = datetime.fromisoformat(_text(time_))
+            when = datetime.fromisoformat(time_)
         except ValueError:
-            raise InvalidEnvelope(f"ce_time is not RFC 3339: {_text(time_)!r}") from None
+            raise InvalidEnvelope(f"ce_time is not RFC 3339: {time_!r}") from None
         traceparent = values.get("traceparent")
         tracestate = values.get("tracestate")
         correlation_id = values.get("ce_correlationid")
         causation_id = values.get("ce_causationid")
         return cls(
-            type=_text(type_),
-            source=_text(source),
-            subject=_text(subject),
-            id=_text(id_),
-            time=when,
-            traceparent=None if traceparent is None else _text(traceparent),
-            tracestate=None if tracestate is None else _text(tracestate),
-            correlation_id=None if correlation_id is None else _text(correlation_id),
-            causation_id=None if causation_id is None else _text(causation_id),
+            type_.decode("utf-8", "replace"),
+            source.decode("utf-8", "replace"),
+            subject.decode("utf-8", "replace"),
+            id_.decode("utf-8", "replace"),
+            when,
+            None if traceparent is None else _text(traceparent),
+            None if tracestate is None else _text(tracestate),
+            None if correlation_id is None else _text(correlation_id),
+            None if causation_id is None else _text(causation_id),
         )
 
 
