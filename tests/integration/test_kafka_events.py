@@ -16,7 +16,8 @@ from tests.integration.helpers import MakeTopic, read_all
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_events.envelope import Envelope
-from trackstream_kafka import EventPublisher, KafkaSettings, PublishError
+from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing, PublishError
+from trackstream_kafka.publisher import CachedPartitioner
 from trackstream_obs.tracing import configure_tracing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +116,49 @@ async def test_broker_restart_mid_produce_loses_and_duplicates_no_acknowledged_e
             if r.key == f"dev-{loop_no}".encode()
         ]
         assert serials == sorted(serials)
+
+
+async def test_many_events_go_out_batched_in_order_per_key_on_the_send_partitions(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic
+) -> None:
+    """publish_many and publish_records build one Kafka batch per partition for large calls
+    (several when one fills up): every record acknowledged once, in order per key, on the
+    partition ``send`` would have chosen, with its envelope."""
+    topic = await make_topic(partitions=3)
+    # small batches: the 1 KiB limit fills after a few records, so batches are split too
+    publisher = EventPublisher.create(
+        kafka_settings.model_copy(update={"max_batch_size": 1024}), source="/tests/batched"
+    )
+    await publisher.start()
+    devices = [f"dev-{n}" for n in range(5)]
+    try:
+        envelopes = await publisher.publish_many(
+            [
+                Outgoing(topic, _position(device, serial), key=device)
+                for serial in range(40)
+                for device in devices
+            ]
+        )
+        # a few records for one partition (sent one by one) and many for another, one call
+        await publisher.publish_records(
+            topic,
+            [(devices[0], b"few-%d" % i) for i in range(3)]
+            + [(devices[1], b"many-%d" % i) for i in range(30)],
+        )
+    finally:
+        await publisher.stop()
+
+    records = await read_all(kafka_settings, topic)
+    events = [r for r in records if dict(r.headers).get("ce_type")]
+    assert len(events) == 200 and len(envelopes) == 200
+    assert {Envelope.from_headers(r.headers).id for r in events} == {e.id for e in envelopes}
+    partitions = list(range(3))
+    for device in devices:
+        mine = [r for r in events if r.key == device.encode()]
+        serials = [PositionReported.FromString(r.value).origin.message_serial for r in mine]
+        assert serials == list(range(40))
+        expected = CachedPartitioner()(device.encode(), partitions, partitions)
+        assert {r.partition for r in mine} == {expected}
+    raw = [r.value for r in records if not r.headers]
+    assert [v for v in raw if v.startswith(b"few")] == [b"few-%d" % i for i in range(3)]
+    assert [v for v in raw if v.startswith(b"many")] == [b"many-%d" % i for i in range(30)]

@@ -42,6 +42,21 @@ def test_missing_attributes_are_named() -> None:
         Envelope.from_headers([("ce_id", b"1"), ("ce_source", b"/s"), ("ce_subject", b"d")])
 
 
+def test_unsupported_version_and_unreadable_time_are_refused() -> None:
+    headers = Envelope(type="t", source="/s", subject="d").to_headers()
+    with pytest.raises(InvalidEnvelope, match=r"ce_specversion '2\.0'"):
+        Envelope.from_headers([*headers, ("ce_specversion", b"2.0")])
+    bad_time = [(k, b"yesterday" if k == "ce_time" else v) for k, v in headers]
+    with pytest.raises(InvalidEnvelope, match="ce_time is not RFC 3339: 'yesterday'"):
+        Envelope.from_headers(bad_time)
+
+
+def test_time_in_utc_with_z_is_read_aware() -> None:
+    headers = Envelope(type="t", source="/s", subject="d").to_headers()
+    stamped = [(k, b"2026-11-28T10:00:00.5Z" if k == "ce_time" else v) for k, v in headers]
+    assert Envelope.from_headers(stamped).time == datetime(2026, 11, 28, 10, 0, 0, 500000, UTC)
+
+
 def test_caused_event_keeps_correlation_and_points_at_its_cause() -> None:
     first = Envelope(type="a", source="/x", subject="dev-1")
     second = first.caused(type="b", source="/y")

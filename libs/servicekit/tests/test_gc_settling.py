@@ -1,5 +1,5 @@
-"""A service process settles the garbage collector once it serves (ingest, media; not in
-tests)."""
+"""A service process settles the garbage collector once it serves (ingest, media, alarm;
+not in tests)."""
 
 from __future__ import annotations
 

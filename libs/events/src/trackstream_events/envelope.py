@@ -90,29 +90,47 @@ class Envelope:
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes]] | None) -> Envelope:
-        values = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
-        missing = [
-            k for k in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject") if k not in values
-        ]
-        if missing:
-            raise InvalidEnvelope(f"event headers lack {', '.join(missing)}")
-        if values.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
-            raise InvalidEnvelope(f"unsupported ce_specversion {values['ce_specversion']!r}")
+        # once per consumed event: one dict, and only the attributes read are decoded
+        values = dict(headers or ())
         try:
-            when = datetime.fromisoformat(values["ce_time"].replace("Z", "+00:00"))
+            id_ = values["ce_id"]
+            source = values["ce_source"]
+            type_ = values["ce_type"]
+            time_ = values["ce_time"].decode("utf-8", "replace")
+            subject = values["ce_subject"]
+        except KeyError:
+            missing = [k for k in _REQUIRED if k not in values]
+            raise InvalidEnvelope(f"event headers lack {', '.join(missing)}") from None
+        version = values.get("ce_specversion", _SPEC_VERSION_BYTES)
+        if version != _SPEC_VERSION_BYTES:
+            raise InvalidEnvelope(f"unsupported ce_specversion {_text(version)!r}")
+        try:  # RFC 3339, "Z" included (Python 3.11)
+            when = datetime.fromisoformat(time_)
         except ValueError:
-            raise InvalidEnvelope(f"ce_time is not RFC 3339: {values['ce_time']!r}") from None
+            raise InvalidEnvelope(f"ce_time is not RFC 3339: {time_!r}") from None
+        traceparent = values.get("traceparent")
+        tracestate = values.get("tracestate")
+        correlation_id = values.get("ce_correlationid")
+        causation_id = values.get("ce_causationid")
         return cls(
-            type=values["ce_type"],
-            source=values["ce_source"],
-            subject=values["ce_subject"],
-            id=values["ce_id"],
-            time=when,
-            traceparent=values.get("traceparent"),
-            tracestate=values.get("tracestate"),
-            correlation_id=values.get("ce_correlationid"),
-            causation_id=values.get("ce_causationid"),
+            type_.decode("utf-8", "replace"),
+            source.decode("utf-8", "replace"),
+            subject.decode("utf-8", "replace"),
+            id_.decode("utf-8", "replace"),
+            when,
+            None if traceparent is None else _text(traceparent),
+            None if tracestate is None else _text(tracestate),
+            None if correlation_id is None else _text(correlation_id),
+            None if causation_id is None else _text(causation_id),
         )
+
+
+_REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=1024)

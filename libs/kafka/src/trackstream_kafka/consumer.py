@@ -32,6 +32,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -201,8 +202,9 @@ class EventConsumer:
                 HANDLE_SECONDS.labels(records[0].topic, self._group).observe(
                     time.perf_counter() - started
                 )
-            for event in events:
-                EVENTS_CONSUMED.labels(event.topic, self._group, "handled").inc()
+            handled_per_topic = Counter(event.topic for event in events)
+            for topic, count in handled_per_topic.items():
+                EVENTS_CONSUMED.labels(topic, self._group, "handled").inc(count)
             return
 
     async def _process(self, record: ConsumerRecord) -> None:

@@ -27,6 +27,10 @@ _tracer = trace.get_tracer("trackstream.kafka")
 _DEFAULT_PARTITIONER = DefaultPartitioner()
 #: topic, key, value, headers
 _Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+#: from this many records for one partition in one call, they go to Kafka as one batch built
+#: here (``create_batch``/``send_batch``: no coroutine, future or partitioner call per record);
+#: fewer go through ``send``, whose open batch lingers and collects concurrent callers' records
+BATCH_FROM_RECORDS = 8
 
 
 @functools.cache
@@ -87,7 +91,9 @@ class CachedPartitioner:
         return partition
 
 
-def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(
+    settings: KafkaSettings, *, client_id: str, partitioner: CachedPartitioner | None = None
+) -> AIOKafkaProducer:
     """An idempotent producer (acks=all): its own retries after a broker restart or a leader
     change never write a record twice, and per-key order holds."""
     return AIOKafkaProducer(
@@ -100,21 +106,32 @@ def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProduce
         compression_type=settings.compression_type,
         request_timeout_ms=settings.delivery_timeout_ms,
         retry_backoff_ms=200,
-        partitioner=CachedPartitioner(),
+        partitioner=partitioner or CachedPartitioner(),
     )
 
 
 class EventPublisher:
     """Publishes protobuf events with an envelope; returns once Kafka acknowledged them."""
 
-    def __init__(self, producer: AIOKafkaProducer, *, source: str) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        *,
+        source: str,
+        partitioner: CachedPartitioner | None = None,
+    ) -> None:
         self._producer = producer
         self._source = source
+        #: the producer's own key partitioning (records batched here must land where ``send``
+        #: would put them: Kafka's default murmur2, which any producer of ours uses)
+        self._partitioner = partitioner or CachedPartitioner()
 
     @classmethod
     def create(cls, settings: KafkaSettings, *, source: str) -> EventPublisher:
         client_id = source.strip("/").replace("/", "-")
-        return cls(make_producer(settings, client_id=client_id), source=source)
+        partitioner = CachedPartitioner()
+        producer = make_producer(settings, client_id=client_id, partitioner=partitioner)
+        return cls(producer, source=source, partitioner=partitioner)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -178,7 +195,9 @@ class EventPublisher:
     async def publish_tombstones(self, topic: str, keys: Sequence[str]) -> list[tuple[int, int]]:
         """Tombstones for ``keys``, all acknowledged on return; their (partition, offset) each,
         in order, for an erasure certificate."""
-        results = await self._send_records([(topic, key.encode(), None, []) for key in keys])
+        results = await self._send_records(
+            [(topic, key.encode(), None, []) for key in keys], one_by_one=True
+        )
         return [(r.partition, r.offset) for r in results if isinstance(r, RecordMetadata)]
 
     async def publish_raw(
@@ -208,12 +227,15 @@ class EventPublisher:
             causation_id=cause.id if cause else None,
         )
 
-    async def _send_records(self, records: Sequence[_Record]) -> list[object]:
+    async def _send_records(
+        self, records: Sequence[_Record], *, one_by_one: bool = False
+    ) -> list[object]:
+        """Every record acknowledged on return; the results are one per future: one per record
+        with ``one_by_one`` (or below the batching size), else one per batch of a partition."""
         started = time.perf_counter()
-        acks = []
+        acks: list[asyncio.Future[object]] = []
         try:
-            for topic, key, value, headers in records:
-                acks.append(await self._producer.send(topic, value=value, key=key, headers=headers))
+            await self._enqueue(records, acks, one_by_one=one_by_one)
             if len(acks) == 1:  # the common case: no gather machinery for one future
                 results: list[object] = [await _settled(acks[0])]
             else:
@@ -231,3 +253,57 @@ class EventPublisher:
             ]
         _publish_seconds(records[0][0]).observe(time.perf_counter() - started)
         return results
+
+    async def _enqueue(
+        self,
+        records: Sequence[_Record],
+        acks: list[asyncio.Future[object]],
+        *,
+        one_by_one: bool = False,
+    ) -> None:
+        """Hand every record to the producer, in order per partition; one future per record
+        sent alone, one per batch."""
+        producer = self._producer
+        if one_by_one or len(records) < BATCH_FROM_RECORDS:
+            for topic, key, value, headers in records:
+                acks.append(await producer.send(topic, value=value, key=key, headers=headers))
+            return
+        # group by partition, keeping the order of each partition's records
+        groups: dict[tuple[str, int], list[_Record]] = {}
+        partitions: dict[str, list[int]] = {}
+        unkeyed: list[_Record] = []
+        for record in records:
+            topic, key = record[0], record[1]
+            if key is None:
+                unkeyed.append(record)  # a random partition: the producer chooses
+                continue
+            all_partitions = partitions.get(topic)
+            if all_partitions is None:
+                all_partitions = partitions[topic] = sorted(await producer.partitions_for(topic))
+            partition = self._partitioner(key, all_partitions, all_partitions)
+            group = groups.get((topic, partition))
+            if group is None:
+                groups[(topic, partition)] = [record]
+            else:
+                group.append(record)
+        for (topic, partition), group in groups.items():
+            if len(group) < BATCH_FROM_RECORDS:
+                for _, key, value, headers in group:
+                    acks.append(
+                        await producer.send(
+                            topic, value=value, key=key, partition=partition, headers=headers
+                        )
+                    )
+                continue
+            batch = producer.create_batch()
+            for _, key, value, headers in group:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    # full: send it, and start the next (an empty batch takes any record)
+                    batch.close()
+                    acks.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            batch.close()
+            acks.append(await producer.send_batch(batch, topic, partition=partition))
+        for topic, key, value, headers in unkeyed:
+            acks.append(await producer.send(topic, value=value, key=key, headers=headers))

@@ -6,7 +6,7 @@ import asyncio
 
 from alarm.bootstrap import bootstrap
 from alarm.config import AlarmSettings
-from trackstream_servicekit import ServiceRunner
+from trackstream_servicekit import ServiceRunner, settle_garbage_collector
 
 
 def main() -> None:
@@ -19,8 +19,17 @@ def main() -> None:
         async def ready() -> bool:
             return app.ready.is_set()
 
+        async def settle_when_ready() -> None:
+            # the tables (10,000 geofences and their index) and the restored states are loaded
+            await app.ready.wait()
+            settle_garbage_collector()
+
         runner.add_readiness_check("consuming and serving", ready)
-        await app.run(stopping)
+        settling = asyncio.create_task(settle_when_ready())
+        try:
+            await app.run(stopping)
+        finally:
+            settling.cancel()
 
     asyncio.run(runner.run(serve))
 

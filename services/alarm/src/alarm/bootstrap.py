@@ -111,6 +111,8 @@ class AlarmApp:
         for task in loading:
             if task in done:
                 task.result()
+        # the geofence index before the first position (not in the first batch's time)
+        _ = self.definitions.index
         await self.publisher.start()
         engine_consumer = EventConsumer(
             settings=s.kafka,

@@ -42,7 +42,7 @@ from alarm.domain.catalogue import normalise
 from alarm.domain.engine import DeviceState, Engine, device_alarm
 from alarm.domain.geofences import FenceIndex, Geofence, validate_geofence
 from alarm.domain.model import Alarm, InvalidInput, Position
-from alarm.domain.rules import Rule, validate_rule
+from alarm.domain.rules import DeviceRules, Rule, validate_rule
 from trackstream.alarm.v1 import alarm_pb2, geofence_pb2
 from trackstream.tracking.v1 import alarm_pb2 as device_alarm_pb2
 from trackstream.tracking.v1 import position_pb2
@@ -63,6 +63,7 @@ SKIPPED_REPLAYED = Counter(
     "trackstream_alarm_positions_skipped_total",
     "Positions the restored device state already held (a replay after a crash)",
 )
+_NO_RULES = DeviceRules()
 SWEEP_SECONDS = Histogram("trackstream_alarm_sweep_seconds", "Time of one timer sweep")
 
 
@@ -85,6 +86,10 @@ class Definitions:
         self._fences: dict[str, Geofence] = {}
         self._rules: dict[str, Rule] = {}
         self._rules_by_account: dict[str, list[Rule]] = {}
+        #: the rules applying, made on first use: per account when none of its rules is bound
+        #: to devices (the same for every device), else per (account, device)
+        self._account_rules: dict[str, DeviceRules] = {}
+        self._device_rules: dict[tuple[str, str], DeviceRules] = {}
         self._index: FenceIndex | None = FenceIndex([])
         self.version = 0
 
@@ -120,6 +125,8 @@ class Definitions:
         for r in self._rules.values():
             by_account.setdefault(r.account_id, []).append(r)
         self._rules_by_account = by_account
+        self._account_rules = {}
+        self._device_rules = {}
         self.version += 1
 
     @property
@@ -135,6 +142,21 @@ class Definitions:
 
     def rules_of(self, account_id: str) -> list[Rule]:
         return self._rules_by_account.get(account_id, [])
+
+    def rules_for(self, account_id: str, device_id: str) -> DeviceRules:
+        """The account's rules that apply to the device, ready for the engine."""
+        found = self._account_rules.get(account_id)
+        if found is not None:
+            return found
+        found = self._device_rules.get((account_id, device_id))
+        if found is None:
+            rules = self._rules_by_account.get(account_id, [])
+            found = DeviceRules.of(rules, device_id)
+            if any(r.device_ids for r in rules):
+                self._device_rules[(account_id, device_id)] = found
+            else:
+                self._account_rules[account_id] = found
+        return found
 
     def fence(self, geofence_id: str) -> Geofence | None:
         return self._fences.get(geofence_id)
@@ -185,12 +207,15 @@ class AlarmProcessor:
         are acknowledged (a failure leaves the held states as they were, and the batch is
         retried)."""
         positions = self.positions_topic
-        await self._restored(
-            {e.partition for e in events if e.topic == positions and e.partition not in self.owned}
-        )
+        if self.restoring:
+            await self._restored(
+                {
+                    e.partition
+                    for e in events
+                    if e.topic == positions and e.partition in self.restoring
+                }
+            )
         async with self.lock:
-            # records of a partition this instance no longer owns: its new owner replays them
-            events = [e for e in events if e.topic != positions or e.partition in self.owned]
             alarms, changed = self._apply(events)
             try:
                 await self._publish(alarms, changed)
@@ -211,67 +236,64 @@ class AlarmProcessor:
     def _apply(self, events: list[ConsumedEvent]) -> tuple[list[Alarm], dict[str, DeviceState]]:
         alarms: list[Alarm] = []
         changed: dict[str, DeviceState] = {}
-        positions: list[tuple[ConsumedEvent, Position]] = []
+        positions_topic, owned, account_of = self.positions_topic, self.owned, self.account_of
+        # (event, position, device, account) of every position to apply
+        batch: list[tuple[ConsumedEvent, Position, str, str]] = []
         for event in events:
             message = event.message
             if isinstance(message, position_pb2.PositionReported):
-                positions.append((event, position_of(message)))
+                if event.topic == positions_topic and event.partition not in owned:
+                    continue  # a partition this instance no longer owns: its new owner replays it
+                position = position_of(message)
+                device_id = position.device_id or event.key
+                batch.append((event, position, device_id, account_of(device_id)))
             elif isinstance(message, device_alarm_pb2.DeviceAlarmReported):
                 reported = device_alarm_of(message)
                 kind = normalise(reported.protocol_alarm_type, reported.protocol_code)
-                alarms.append(device_alarm(reported, kind, self.account_of(reported.device_id)))
-        if not positions:
+                alarms.append(device_alarm(reported, kind, account_of(reported.device_id)))
+        if not batch:
             return alarms, changed
-        index = self.definitions.index
-        # one STRtree query per account for the whole batch
-        by_account: dict[str, list[int]] = {}
-        accounts: list[str] = []
-        for i, (event, position) in enumerate(positions):
-            account_id = self.account_of(position.device_id or event.key)
-            accounts.append(account_id)
-            by_account.setdefault(account_id, []).append(i)
-        candidates: list[list[int]] = [[] for _ in positions]
-        for account_id, indexes in by_account.items():
-            if not account_id:
-                continue
-            found = index.candidates_many(
-                account_id,
-                [positions[i][1].latitude for i in indexes],
-                [positions[i][1].longitude for i in indexes],
-            )
-            for i, near in zip(indexes, found, strict=True):
-                candidates[i] = near
-        for (event, position), near, account_id in zip(
-            positions, candidates, accounts, strict=True
-        ):
-            device_id = position.device_id or event.key
+        definitions, engine, states = self.definitions, self.engine, self.states
+        index = definitions.index
+        # one STRtree query for the whole batch
+        near_fences = index.candidates_many(
+            [account_id for *_, account_id in batch],
+            [position.latitude for _, position, *_ in batch],
+            [position.longitude for _, position, *_ in batch],
+        )
+        for (event, position, device_id, account_id), near in zip(batch, near_fences, strict=True):
             state = changed.get(device_id)
             if state is None:
-                held = self.states.get(device_id)
+                held = states.get(device_id)
                 state = held.copy() if held is not None else DeviceState(device_id)
             self.partition_of[device_id] = event.partition
             if state.already_applied(event.topic, event.partition, event.offset):
                 SKIPPED_REPLAYED.inc()
                 continue
-            placements = (
-                index.place(
-                    position.latitude,
-                    position.longitude,
-                    device_id=device_id,
-                    account_id=account_id,
-                    candidates=near,
-                    also=state.fences,
+            if account_id:
+                placements = (
+                    index.place(
+                        position.latitude,
+                        position.longitude,
+                        device_id=device_id,
+                        account_id=account_id,
+                        candidates=near,
+                        also=state.fences,
+                    )
+                    if near or state.fences
+                    else []
                 )
-                if account_id
-                else []
-            )
-            alarms += self.engine.apply_position(
-                state,
-                position,
-                account_id=account_id,
-                rules=self.definitions.rules_of(account_id) if account_id else [],
-                placements=placements,
-            )
+                alarms += engine.apply_position(
+                    state,
+                    position,
+                    account_id=account_id,
+                    rules=definitions.rules_for(account_id, device_id),
+                    placements=placements,
+                )
+            else:
+                alarms += engine.apply_position(
+                    state, position, account_id="", rules=_NO_RULES, placements=()
+                )
             state.applied[(event.topic, event.partition)] = event.offset
             changed[device_id] = state
         return alarms, changed
@@ -314,7 +336,7 @@ class AlarmProcessor:
                     state,
                     now=now,
                     account_id=account_id,
-                    rules=self.definitions.rules_of(account_id),
+                    rules=self.definitions.rules_for(account_id, device_id),
                     fence=self.definitions.fence,
                 )
                 if fired:

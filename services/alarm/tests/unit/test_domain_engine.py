@@ -7,7 +7,7 @@ from alarm.domain.catalogue import AlarmType
 from alarm.domain.engine import DeviceState, Engine, device_alarm
 from alarm.domain.geofences import Circle, FenceIndex, Geofence, Polygon
 from alarm.domain.model import Alarm, DeviceAlarm, Position
-from alarm.domain.rules import Rule, RuleKind
+from alarm.domain.rules import DeviceRules, Rule, RuleKind
 from services.alarm.tests.unit.conftest import LAT_M, at, pos
 
 SQUARE = Geofence(
@@ -29,7 +29,7 @@ RULES = [
 def drive(
     positions: Sequence[Position],
     *,
-    rules: Sequence[Rule] = RULES,
+    rules: Sequence[Rule] | DeviceRules = RULES,
     fences: Sequence[Geofence] = (SQUARE,),
     state: DeviceState | None = None,
 ) -> tuple[list[Alarm], DeviceState]:
@@ -190,3 +190,9 @@ def test_device_alarm_ids_are_stable_per_alarm() -> None:
     assert a.alarm_id == b.alarm_id != c.alarm_id
     assert a.protocol_code == 1 and a.protocol_alarm_type == "sos" and a.time == at(5)
     assert timedelta(0) == a.time - at(5)
+
+
+def test_rules_made_once_for_the_device_raise_what_the_rule_list_raises() -> None:
+    from_list, _ = drive(TRACK)
+    made_once, _ = drive(TRACK, rules=DeviceRules.of(RULES, "dev-1"))
+    assert made_once == from_list and len(from_list) > 3

@@ -103,7 +103,9 @@ def test_index_agrees_with_brute_force_on_many_fences() -> None:
     index = FenceIndex(fences)
     brute = FenceIndex([])
     points = [(rng.uniform(40, 41), rng.uniform(28, 29)) for _ in range(300)]
-    candidates = index.candidates_many("acc-1", [p[0] for p in points], [p[1] for p in points])
+    candidates = index.candidates_many(
+        ["acc-1"] * len(points), [p[0] for p in points], [p[1] for p in points]
+    )
     hits = 0
     singles = [FenceIndex([f]) for f in fences]
     for (lat, lon), cand in zip(points, candidates, strict=True):
@@ -122,3 +124,27 @@ def test_index_agrees_with_brute_force_on_many_fences() -> None:
         hits += len(got)
     assert hits > 0
     assert len(brute) == 0
+
+
+def test_one_query_for_points_of_many_accounts_keeps_the_accounts_apart() -> None:
+    """The same square for two accounts, and a third account with a fence elsewhere: one query
+    for points of all three finds, for each point, only its own account's fence."""
+    index = FenceIndex(
+        [
+            fence(SQUARE, geofence_id="a1", account_id="acc-1"),
+            fence(SQUARE, geofence_id="a2", account_id="acc-2"),
+            fence(Circle(42.0, 29.0, 100.0), geofence_id="a3", account_id="acc-3"),
+        ]
+    )
+    accounts = ["acc-1", "acc-2", "acc-3", "acc-unknown", "acc-1"]
+    lats = [41.005, 41.005, 41.005, 41.005, 42.0]
+    lons = [29.005, 29.005, 29.005, 29.005, 29.0]
+    found = index.candidates_many(accounts, lats, lons)
+    names = [
+        [
+            p.fence.geofence_id
+            for p in index.place(lat, lon, device_id="d", account_id=account, candidates=near)
+        ]
+        for account, lat, lon, near in zip(accounts, lats, lons, found, strict=True)
+    ]
+    assert names == [["a1"], ["a2"], [], [], []]

@@ -20,7 +20,7 @@ from alarm.domain.catalogue import AlarmType
 from alarm.domain.debounce import FenceEdge, ThresholdState
 from alarm.domain.engine import DeviceState
 from alarm.domain.geofences import Circle
-from alarm.domain.rules import RuleKind
+from alarm.domain.rules import DeviceRules, RuleKind
 from alarm.handlers import ALARMS, DEVICE_STATE, POSITIONS, AlarmProcessor, Definitions
 from services.alarm.tests.unit.conftest import at, pos
 from trackstream.alarm.v1 import alarm_pb2, geofence_pb2
@@ -222,3 +222,27 @@ def test_messages_to_domain_values() -> None:
         details={"k": "v"},
     )
     assert alarm_message(alarm_of(raised)) == raised
+
+
+def test_rules_for_a_device_follow_bindings_and_changes() -> None:
+    d = definitions()
+    shared = d.rules_for("acc-1", "dev-1")
+    assert [r.rule_id for r in shared.ignition] == ["r-ign"]
+    assert [r.rule_id for r in shared.timers] == ["r-off"]
+    assert d.rules_for("acc-1", "dev-2") is shared  # no rule bound to devices: one for all
+    d.rule_changed(
+        "r-speed",
+        geofence_pb2.Rule(
+            rule_id="r-speed",
+            account_id="acc-1",
+            kind=geofence_pb2.RULE_KIND_OVERSPEED,
+            speed_limit_kmh=90,
+            device_ids=["dev-2"],
+            enabled=True,
+        ),
+    )
+    assert d.rules_for("acc-1", "dev-1").thresholds == ()
+    assert [r.rule_id for r in d.rules_for("acc-1", "dev-2").thresholds] == ["r-speed"]
+    d.rule_changed("r-ign", None)
+    assert d.rules_for("acc-1", "dev-1").ignition == ()
+    assert d.rules_for("acc-other", "dev-1") == DeviceRules()

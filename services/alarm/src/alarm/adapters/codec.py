@@ -16,14 +16,23 @@ from trackstream.alarm.v1 import alarm_pb2, device_state_pb2, geofence_pb2
 from trackstream.tracking.v1 import alarm_pb2 as device_alarm_pb2
 from trackstream.tracking.v1 import fix_pb2, position_pb2
 from trackstream_events.fields import present
-from trackstream_events.timestamps import to_timestamp
+from trackstream_events.timestamps import set_timestamp, to_timestamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: fromtimestamp's range on every platform (year 3000); beyond it (and before 1970), arithmetic
+_MAX_SECONDS = 32_503_680_000
 
 
 def _time(ts: Timestamp) -> datetime:
     """An aware UTC datetime (microseconds), cheaper than ``ToDatetime`` on the hot path."""
-    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    return _utc(ts.seconds, ts.nanos)
+
+
+def _utc(seconds: int, nanos: int) -> datetime:
+    if 0 <= seconds < _MAX_SECONDS:  # exact: whole seconds, then the microseconds set
+        when = datetime.fromtimestamp(seconds, UTC)
+        return when.replace(microsecond=nanos // 1000) if nanos else when
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def _time_or_none(message: object, name: str) -> datetime | None:
@@ -33,18 +42,20 @@ def _time_or_none(message: object, name: str) -> datetime | None:
 
 
 def position_of(event: position_pb2.PositionReported) -> Position:
+    """Once per position consumed: each field read once, positionally."""
     fix = event.fix
+    fix_time = fix.fix_time
     return Position(
-        device_id=event.device_id,
-        time=_time(fix.fix_time),
-        latitude=fix.latitude,
-        longitude=fix.longitude,
-        speed_kmh=fix.speed_kmh,
-        course_deg=fix.course_deg,
-        valid=fix.valid,
-        archived=event.archived,
-        ignition=present(event, "ignition"),
-        battery_percent=present(event, "battery_percent"),
+        event.device_id,
+        _utc(fix_time.seconds, fix_time.nanos),
+        fix.latitude,
+        fix.longitude,
+        fix.speed_kmh,
+        fix.course_deg,
+        fix.valid,
+        event.archived,
+        present(event, "ignition"),
+        present(event, "battery_percent"),
     )
 
 
@@ -73,17 +84,6 @@ def device_alarm_of(event: device_alarm_pb2.DeviceAlarmReported) -> DeviceAlarm:
     )
 
 
-def fix_message(p: Position) -> fix_pb2.Fix:
-    return fix_pb2.Fix(
-        fix_time=to_timestamp(p.time),
-        latitude=p.latitude,
-        longitude=p.longitude,
-        speed_kmh=p.speed_kmh,
-        course_deg=p.course_deg,
-        valid=p.valid,
-    )
-
-
 def alarm_message(alarm: Alarm) -> alarm_pb2.AlarmRaised:
     message = alarm_pb2.AlarmRaised(
         alarm_id=alarm.alarm_id,
@@ -100,7 +100,7 @@ def alarm_message(alarm: Alarm) -> alarm_pb2.AlarmRaised:
         details=alarm.details,
     )
     if alarm.position is not None:
-        message.fix.CopyFrom(fix_message(alarm.position))
+        _set_fix(message.fix, alarm.position)
     return message
 
 
@@ -172,49 +172,58 @@ def rule_of(message: geofence_pb2.Rule) -> Rule:
 # ---------------------------------------------------------------------- device state
 
 
-def _ts(when: datetime | None) -> Timestamp | None:
-    return None if when is None else to_timestamp(when)
-
-
 def state_message(state: DeviceState) -> device_state_pb2.DeviceAlarmState:
+    """Once per changed device per batch: every field set in place (no sub-message built and
+    copied in), absent times left unset."""
+    message = device_state_pb2.DeviceAlarmState(device_id=state.device_id, moving=state.moving)
     last = state.last
-    message = device_state_pb2.DeviceAlarmState(
-        device_id=state.device_id,
-        moving=state.moving,
-        last_fix=fix_message(last) if last is not None else None,
-        ignition=state.ignition,
-        ignition_time=_ts(state.ignition_time),
-        stopped_time=_ts(state.stopped_since),
-        idle_time=_ts(state.idle_since),
-        parked_time=_ts(state.parked_since),
-        applied=[
-            device_state_pb2.AppliedOffset(topic=topic, partition=partition, offset=offset)
-            for (topic, partition), offset in sorted(state.applied.items())
-        ],
-    )
-    for geofence_id in sorted(state.fences):
-        edge = state.fences[geofence_id]
-        message.fences.append(
-            device_state_pb2.FenceState(
-                geofence_id=geofence_id,
-                inside=edge.inside,
-                dwell_raised=edge.dwell_raised,
-                since_time=_ts(edge.since),
-                pending_time=_ts(edge.pending_since),
-            )
+    if last is not None:
+        _set_fix(message.last_fix, last)
+    if state.ignition is not None:
+        message.ignition = state.ignition
+    for when, target in (
+        (state.ignition_time, "ignition_time"),
+        (state.stopped_since, "stopped_time"),
+        (state.idle_since, "idle_time"),
+        (state.parked_since, "parked_time"),
+    ):
+        if when is not None:
+            set_timestamp(getattr(message, target), when)
+    fences = state.fences
+    for geofence_id in sorted(fences):
+        edge = fences[geofence_id]
+        fence = message.fences.add(
+            geofence_id=geofence_id, inside=edge.inside, dwell_raised=edge.dwell_raised
         )
-    if state.thresholds or state.raised_windows:
-        for rule_id in sorted(set(state.thresholds) | set(state.raised_windows)):
-            threshold = state.thresholds.get(rule_id, ThresholdState())
-            message.rules.append(
-                device_state_pb2.RuleState(
-                    rule_id=rule_id,
-                    active=threshold.active,
-                    pending_time=_ts(threshold.pending_since),
-                    raised_window_time=_ts(state.raised_windows.get(rule_id)),
-                )
-            )
+        if edge.since is not None:
+            set_timestamp(fence.since_time, edge.since)
+        if edge.pending_since is not None:
+            set_timestamp(fence.pending_time, edge.pending_since)
+    thresholds, windows = state.thresholds, state.raised_windows
+    if thresholds or windows:
+        for rule_id in sorted(thresholds.keys() | windows.keys()):
+            rule = message.rules.add(rule_id=rule_id)
+            threshold = thresholds.get(rule_id)
+            if threshold is not None:
+                rule.active = threshold.active
+                if threshold.pending_since is not None:
+                    set_timestamp(rule.pending_time, threshold.pending_since)
+            window = windows.get(rule_id)
+            if window is not None:
+                set_timestamp(rule.raised_window_time, window)
+    applied = message.applied
+    for (topic, partition), offset in sorted(state.applied.items()):
+        applied.add(topic=topic, partition=partition, offset=offset)
     return message
+
+
+def _set_fix(target: fix_pb2.Fix, p: Position) -> None:
+    set_timestamp(target.fix_time, p.time)
+    target.latitude = p.latitude
+    target.longitude = p.longitude
+    target.speed_kmh = p.speed_kmh
+    target.course_deg = p.course_deg
+    target.valid = p.valid
 
 
 def state_of(message: device_state_pb2.DeviceAlarmState) -> DeviceState:

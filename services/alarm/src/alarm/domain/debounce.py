@@ -10,7 +10,7 @@ hovering on a fence edge, raises one alarm, not a flood.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 
@@ -81,12 +81,13 @@ def fence_step(
     # leaving needs the margin crossed too
     on_other_side = not within_margin if edge.inside else inside
     if not on_other_side:
-        since = edge.since or at
-        return replace(edge, since=since, pending_since=None), None
+        if edge.since is not None and edge.pending_since is None:
+            return edge, None  # the usual case: nothing changes
+        return FenceEdge(edge.inside, edge.since or at, None, edge.dwell_raised), None
     crossing = edge.pending_since or at
     if at - crossing >= confirm:
         return FenceEdge(inside=not edge.inside, since=crossing), Crossed(not edge.inside, crossing)
-    return replace(edge, pending_since=crossing), None
+    return FenceEdge(edge.inside, edge.since, crossing, edge.dwell_raised), None
 
 
 def dwell_due(edge: FenceEdge, dwell: timedelta, now: datetime) -> datetime | None:

@@ -23,7 +23,7 @@ from alarm.domain.debounce import (
 )
 from alarm.domain.geofences import Geofence, Placement
 from alarm.domain.model import Alarm, AlarmOrigin, DeviceAlarm, Position, alarm_id
-from alarm.domain.rules import Rule, RuleKind
+from alarm.domain.rules import DeviceRules, Rule, RuleKind
 
 _CLEAR = ThresholdState()
 _DURATIONS: dict[int, timedelta] = {}
@@ -151,51 +151,56 @@ class Engine:
         pos: Position,
         *,
         account_id: str,
-        rules: Sequence[Rule],
+        rules: Sequence[Rule] | DeviceRules,
         placements: Sequence[Placement],
     ) -> list[Alarm]:
-        """Apply one position; the alarms it raises, in a fixed order. ``placements``: the
-        position against the device's fences (including those it was inside)."""
+        """Apply one position; the alarms it raises, in a fixed order. ``rules``: the account's
+        (those of other devices are ignored), or :meth:`DeviceRules.of` them, made once for
+        many positions. ``placements``: the position against the device's fences (including
+        those it was inside)."""
         last = state.last
         if last is not None and pos.time <= last.time:
             return []  # late (buffered upload) or repeated: the state has moved past it
-        rules = sorted((r for r in rules if r.applies_to(state.device_id)), key=lambda r: r.rule_id)
+        if not isinstance(rules, DeviceRules):
+            rules = DeviceRules.of(rules, state.device_id)
         # windows that elapsed while nothing came (the device was silent, idle or parked)
-        alarms = self._timers(state, rules, account_id, now=pos.time, strict=True)
-        alarms += self._ignition(state, pos, rules, account_id)
+        alarms = (
+            self._timers(state, rules.timers, account_id, now=pos.time, strict=True)
+            if rules.timers
+            else []
+        )
+        if pos.ignition is not None:
+            if rules.ignition and state.ignition is not None and state.ignition != pos.ignition:
+                alarms += self._ignition(state, pos, rules.ignition, account_id)
+            if state.ignition != pos.ignition:
+                state.ignition_time = pos.time
+            state.ignition = pos.ignition
         self._motion(state, pos)
-        if pos.valid:
+        if pos.valid and (placements or state.fences):
             alarms += self._fences(state, pos, placements, account_id)
-        alarms += self._thresholds(state, pos, rules, account_id)
+        if rules.thresholds:
+            alarms += self._thresholds(state, pos, rules.thresholds, account_id)
         state.last = pos
         return alarms
 
     def _ignition(
         self, state: DeviceState, pos: Position, rules: Sequence[Rule], account_id: str
     ) -> list[Alarm]:
-        if pos.ignition is None:
-            return []
-        alarms: list[Alarm] = []
-        if state.ignition is not None and state.ignition != pos.ignition:
-            kind = AlarmType.IGNITION_ON if pos.ignition else AlarmType.IGNITION_OFF
-            for rule in rules:
-                if rule.kind is RuleKind.IGNITION:
-                    alarms.append(
-                        _alarm(
-                            state,
-                            account_id,
-                            kind,
-                            source_id=rule.rule_id,
-                            window=pos.time,
-                            time=pos.time,
-                            position=pos,
-                            rule_id=rule.rule_id,
-                        )
-                    )
-        if state.ignition != pos.ignition:
-            state.ignition_time = pos.time
-        state.ignition = pos.ignition
-        return alarms
+        """The ignition switched: an alarm per ignition rule."""
+        kind = AlarmType.IGNITION_ON if pos.ignition else AlarmType.IGNITION_OFF
+        return [
+            _alarm(
+                state,
+                account_id,
+                kind,
+                source_id=rule.rule_id,
+                window=pos.time,
+                time=pos.time,
+                position=pos,
+                rule_id=rule.rule_id,
+            )
+            for rule in rules
+        ]
 
     def _motion(self, state: DeviceState, pos: Position) -> None:
         if pos.valid:
@@ -283,49 +288,56 @@ class Engine:
         self, state: DeviceState, pos: Position, rules: Sequence[Rule], account_id: str
     ) -> list[Alarm]:
         alarms: list[Alarm] = []
+        thresholds = state.thresholds
         for rule in rules:
             kind = rule.kind
-            before = state.thresholds.get(rule.rule_id, _CLEAR)
-            duration = _seconds(rule.min_duration_s)
-            if kind is RuleKind.OVERSPEED and pos.valid:
+            # absent: clear (nothing pending, nothing raised)
+            before = thresholds.get(rule.rule_id)
+            if kind is RuleKind.OVERSPEED:
+                if not pos.valid or (before is None and pos.speed_kmh <= rule.speed_limit_kmh):
+                    continue  # clear and not beyond: stays clear
                 after, raised = threshold_step(
-                    before,
+                    before or _CLEAR,
                     pos.speed_kmh,
                     pos.time,
                     limit=rule.speed_limit_kmh,
                     hysteresis=rule.speed_hysteresis_kmh,
-                    min_duration=duration,
+                    min_duration=_seconds(rule.min_duration_s),
                 )
                 alarm_type = AlarmType.OVERSPEED
-            elif kind is RuleKind.MOVEMENT_WHILE_ARMED and pos.valid:
+            elif kind is RuleKind.MOVEMENT_WHILE_ARMED:
+                limit = rule.armed_speed_kmh
+                if not pos.valid or (before is None and pos.speed_kmh <= limit):
+                    continue
                 after, raised = threshold_step(
-                    before,
+                    before or _CLEAR,
                     pos.speed_kmh,
                     pos.time,
-                    limit=rule.armed_speed_kmh,
-                    hysteresis=min(rule.armed_speed_kmh, 2.0),
-                    min_duration=duration,
+                    limit=limit,
+                    hysteresis=min(limit, 2.0),
+                    min_duration=_seconds(rule.min_duration_s),
                 )
                 alarm_type = AlarmType.MOVEMENT_WHILE_ARMED
-            elif kind is RuleKind.LOW_BATTERY and pos.battery_percent is not None:
+            elif kind is RuleKind.LOW_BATTERY:
+                battery = pos.battery_percent
+                if battery is None or (before is None and battery >= rule.battery_below_percent):
+                    continue
                 after, raised = threshold_step(
-                    before,
-                    float(pos.battery_percent),
+                    before or _CLEAR,
+                    float(battery),
                     pos.time,
                     limit=float(rule.battery_below_percent),
                     hysteresis=rule.battery_hysteresis_percent,
-                    min_duration=duration,
+                    min_duration=_seconds(rule.min_duration_s),
                     above=False,
                 )
                 alarm_type = AlarmType.LOW_BATTERY_THRESHOLD
             else:
                 continue
-            if after == before:
-                pass
-            elif after == _CLEAR:
-                state.thresholds.pop(rule.rule_id, None)
-            else:
-                state.thresholds[rule.rule_id] = after
+            if after == _CLEAR:
+                thresholds.pop(rule.rule_id, None)
+            elif after != before:
+                thresholds[rule.rule_id] = after
             if raised is not None:
                 if kind is RuleKind.LOW_BATTERY:
                     details = _details(
@@ -358,12 +370,13 @@ class Engine:
         *,
         now: datetime,
         account_id: str,
-        rules: Sequence[Rule],
+        rules: Sequence[Rule] | DeviceRules,
         fence: Callable[[str], Geofence | None],
     ) -> list[Alarm]:
         """The timers due by ``now`` (wall clock): offline, idle, parked too long, dwell."""
-        rules = sorted((r for r in rules if r.applies_to(state.device_id)), key=lambda r: r.rule_id)
-        alarms = self._timers(state, rules, account_id, now=now, strict=False)
+        if not isinstance(rules, DeviceRules):
+            rules = DeviceRules.of(rules, state.device_id)
+        alarms = self._timers(state, rules.timers, account_id, now=now, strict=False)
         for geofence_id in sorted(state.fences):
             definition = fence(geofence_id)
             if definition is None:

@@ -4,7 +4,8 @@ Each fence is measured in metres on its own local plane (equirectangular around 
 point: below 0.1 % error for fences up to tens of kilometres). Hysteresis: a device is *inside*
 when the point is in the shape and *outside* only once it is further than the edge margin from
 it, so a device hovering on the edge does not flip. An STRtree over every fence's outer
-envelope (shape + margin, in degrees) finds the candidates of a point among 10,000 fences.
+envelope (shape + margin, in degrees) finds the candidates of a batch of points among 10,000
+fences in one query.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ M_PER_DEG_LON_EQUATOR = 111_320.0
 DEFAULT_EDGE_MARGIN_M = 20.0
 MAX_RADIUS_M = 1_000_000.0
 MAX_VERTICES = 10_000
+#: longitudes between two accounts' copies of the map in the index: more than a map's width
+#: plus an envelope's reach (a fence reaching further, a huge circle near a pole, may be found
+#: for another account's point: ``place`` drops it); a million accounts stay below 1e9
+#: degrees, where a double still resolves 1e-7 degrees (about 1 cm)
+_ACCOUNT_STRIDE_DEG = 1000.0
+#: the envelopes' padding, well above that rounding
+_PAD_DEG = 1e-5
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +167,9 @@ class _Compiled:
         inside = bool(shapely.contains_xy(self.shape, x, y))
         return Placement(self.fence, inside, inside or bool(shapely.contains_xy(self.outer, x, y)))
 
-    def envelope(self) -> shapely.Geometry:
-        """The outer region's bounding box in degrees (longitude, latitude)."""
+    def envelope(self, shift_deg: float = 0.0) -> shapely.Geometry:
+        """The outer region's bounding box in degrees (longitude + ``shift_deg``, latitude),
+        padded by :data:`_PAD_DEG` (a box only finds candidates: too large is harmless)."""
         if self.shape is None:
             reach_x = reach_y = self.radius_m + self.fence.margin_m
             minx, miny, maxx, maxy = -reach_x, -reach_y, reach_x, reach_y
@@ -169,10 +178,10 @@ class _Compiled:
             minx, miny, maxx, maxy = self.outer.bounds
         kx = max(self.plane.kx, 1e-6)
         return shapely.box(
-            self.plane.lon0 + minx / kx,
-            self.plane.lat0 + miny / M_PER_DEG_LAT,
-            self.plane.lon0 + maxx / kx,
-            self.plane.lat0 + maxy / M_PER_DEG_LAT,
+            self.plane.lon0 + minx / kx + shift_deg - _PAD_DEG,
+            self.plane.lat0 + miny / M_PER_DEG_LAT - _PAD_DEG,
+            self.plane.lon0 + maxx / kx + shift_deg + _PAD_DEG,
+            self.plane.lat0 + maxy / M_PER_DEG_LAT + _PAD_DEG,
         )
 
 
@@ -190,24 +199,26 @@ def _compile(fence: Geofence) -> _Compiled:
     return _Compiled(fence, plane, shape=polygon, outer=outer)
 
 
-class _AccountFences:
-    """One account's fences and their STRtree."""
-
-    def __init__(self, fences: Sequence[Geofence]) -> None:
-        self.compiled = [_compile(f) for f in fences]
-        self.tree = STRtree([c.envelope() for c in self.compiled])
-
-
 class FenceIndex:
-    """Every geofence, searchable by point: one STRtree per account (a device only meets its
-    own account's fences). Immutable: build a new one when fences change."""
+    """Every geofence, searchable by point: one STRtree over all of them, queried once for a
+    whole batch of points. A device only meets its own account's fences, so each account's
+    fences lie on a copy of the map of their own (longitudes shifted by
+    :data:`_ACCOUNT_STRIDE_DEG` times the account's number), where its devices' points are
+    looked up: the query returns no other account's fence. Immutable: build a new one when
+    fences change."""
 
     def __init__(self, fences: Sequence[Geofence] = ()) -> None:
-        by_account: dict[str, list[Geofence]] = {}
-        for fence in fences:
-            by_account.setdefault(fence.account_id, []).append(fence)
-        self._accounts = {a: _AccountFences(f) for a, f in by_account.items()}
-        self._by_id = {c.fence.geofence_id: c for a in self._accounts.values() for c in a.compiled}
+        self._compiled = [_compile(f) for f in fences]
+        self._by_id = {c.fence.geofence_id: c for c in self._compiled}
+        #: the accounts, numbered
+        self._accounts: dict[str, int] = {}
+        shifts = [
+            self._accounts.setdefault(c.fence.account_id, len(self._accounts)) * _ACCOUNT_STRIDE_DEG
+            for c in self._compiled
+        ]
+        self._tree = STRtree(
+            [c.envelope(shift) for c, shift in zip(self._compiled, shifts, strict=True)]
+        )
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -217,18 +228,28 @@ class FenceIndex:
         return compiled.fence if compiled else None
 
     def candidates_many(
-        self, account_id: str, lats: Sequence[float], lons: Sequence[float]
+        self, account_ids: Sequence[str], lats: Sequence[float], lons: Sequence[float]
     ) -> list[list[int]]:
-        """For each point, the account's fences whose outer envelope holds it (one STRtree
-        query for all the points)."""
+        """For each point (of the account at the same place in ``account_ids``), that
+        account's fences whose outer envelope holds it: one STRtree query for all the points."""
         found: list[list[int]] = [[] for _ in lats]
-        fences = self._accounts.get(account_id)
-        if fences is None or not lats:
+        accounts = self._accounts
+        shifts = [accounts.get(a, -1) * _ACCOUNT_STRIDE_DEG for a in account_ids]
+        # points of accounts without fences are not looked up
+        chosen = [i for i, shift in enumerate(shifts) if shift >= 0]
+        if not chosen:
             return found
-        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-        pairs = fences.tree.query(points, predicate="intersects")
-        for point_index, fence_index in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-            found[point_index].append(fence_index)
+        if len(chosen) < len(shifts):
+            lats = [lats[i] for i in chosen]
+            lons = [lons[i] for i in chosen]
+            shifts = [shifts[i] for i in chosen]
+        points = shapely.points(
+            np.add(np.asarray(lons, dtype=float), np.asarray(shifts, dtype=float)),
+            np.asarray(lats, dtype=float),
+        )
+        point_index, fence_index = self._tree.query(points)
+        for p, f in zip(point_index.tolist(), fence_index.tolist(), strict=True):
+            found[chosen[p]].append(f)
         return found
 
     def place(
@@ -243,17 +264,16 @@ class FenceIndex:
     ) -> list[Placement]:
         """Where the point is relative to every fence of the device that it may be in, plus
         the fences named in ``also`` (those the device was inside: it may just have left),
-        sorted by fence id. ``candidates``: from :meth:`candidates_many` for this account."""
-        fences = self._accounts.get(account_id)
-        if fences is None:
+        sorted by fence id. ``candidates``: from :meth:`candidates_many` for this point."""
+        if account_id not in self._accounts:
             return []
         if candidates is None:
-            candidates = self.candidates_many(account_id, [lat], [lon])[0]
+            candidates = self.candidates_many([account_id], [lat], [lon])[0]
         chosen: dict[str, _Compiled] = {}
         for i in candidates:
-            compiled = fences.compiled[i]
-            if compiled.fence.applies_to(device_id, account_id):
-                chosen[compiled.fence.geofence_id] = compiled
+            fence = self._compiled[i].fence
+            if fence.account_id == account_id and fence.applies_to(device_id, account_id):
+                chosen[fence.geofence_id] = self._compiled[i]
         for geofence_id in also:
             known = self._by_id.get(geofence_id)
             if known is not None and known.fence.applies_to(device_id, account_id):

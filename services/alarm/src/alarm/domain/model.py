@@ -23,9 +23,11 @@ class InvalidInput(ValueError):
     """A geofence or rule the engine cannot use; the message is one line, for the caller."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Position:
-    """One reported position, as the engine needs it."""
+    """One reported position, as the engine needs it. Made once per position consumed, so a
+    plain (not frozen) dataclass, whose ``__init__`` costs a third of a frozen one's: treat it
+    as read-only (states and alarms share it)."""
 
     device_id: str
     time: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -61,6 +62,34 @@ class Rule:
     @property
     def battery_hysteresis_percent(self) -> float:
         return self.hysteresis if self.hysteresis > 0 else DEFAULT_BATTERY_HYSTERESIS_PERCENT
+
+
+#: the rules whose windows are timers (due some time after their start)
+TIMER_KINDS = frozenset({RuleKind.OFFLINE, RuleKind.IDLE, RuleKind.PARKED_TOO_LONG})
+#: the rules that watch a value against a limit, with debounce and hysteresis
+THRESHOLD_KINDS = frozenset(
+    {RuleKind.OVERSPEED, RuleKind.MOVEMENT_WHILE_ARMED, RuleKind.LOW_BATTERY}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRules:
+    """The rules that apply to one device, each in rule-id order (the order of its alarms),
+    split by what evaluates them. Made once per account (or per device when rules are bound to
+    devices), not per position."""
+
+    timers: tuple[Rule, ...] = ()
+    ignition: tuple[Rule, ...] = ()
+    thresholds: tuple[Rule, ...] = ()
+
+    @classmethod
+    def of(cls, rules: Iterable[Rule], device_id: str) -> DeviceRules:
+        applying = sorted((r for r in rules if r.applies_to(device_id)), key=lambda r: r.rule_id)
+        return cls(
+            timers=tuple(r for r in applying if r.kind in TIMER_KINDS),
+            ignition=tuple(r for r in applying if r.kind is RuleKind.IGNITION),
+            thresholds=tuple(r for r in applying if r.kind in THRESHOLD_KINDS),
+        )
 
 
 def validate_rule(rule: Rule) -> None:
