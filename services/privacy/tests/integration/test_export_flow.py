@@ -304,7 +304,8 @@ async def _seed(
             subscription=npb.Subscription(
                 account_id=account.account_id,
                 channels=[npb.CHANNEL_WEBHOOK, npb.CHANNEL_IN_APP],
-                webhook_url=f"https://hooks.example.org/{label}",
+                # an address literal (no DNS here) on the network the test's notification allows
+                webhook_url=f"https://192.0.2.10/hooks/{label}",
                 webhook_secret=seeded.webhook_secret,
                 device_ids=[first],
             )
@@ -368,7 +369,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             KafkaSettings(), group, "alarm.alarms.v1", "tracking.command-results.v1"
         )
         notification = bootstrap_notification(
-            NotificationSettings(grpc_port=0, consumer_group=group, geocoding_address="")
+            NotificationSettings(
+                grpc_port=0,
+                consumer_group=group,
+                geocoding_address="",
+                webhook_allowed_networks="192.0.2.0/24",
+            )
         )
         stop = asyncio.Event()
         stoppers.append(

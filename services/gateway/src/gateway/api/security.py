@@ -69,6 +69,9 @@ async def resolve_credential(context: GatewayContext, credential: str) -> Caller
         raise unauthenticated("the access token is not valid or has expired")
     if directory.is_revoked(claims.session_id):
         raise unauthenticated("the session was revoked")
+    if claims.account_id not in directory.accounts:
+        # erased (its tombstone is in): its sessions' revocations went with it
+        raise unauthenticated("the account no longer exists")
     return Caller(
         account_id=claims.account_id,
         credential_id=claims.session_id,
