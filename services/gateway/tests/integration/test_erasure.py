@@ -106,14 +106,12 @@ def by_store(hits: list[Hit]) -> dict[str, int]:
 
 
 async def superseded(kafka: KafkaSettings, hit: Hit) -> bool:
-    """The hit's record has a tombstone for its key later in its partition (compaction will
-    remove it, within the topic's bound)."""
+    """Compaction removes the hit's record within the topic's bound: it is a tombstone (its key
+    goes after delete.retention.ms), or a later record has its key (compaction keeps only the
+    latest value of a key; that one carries no identifier, or it would be a hit itself)."""
     where = dict(hit.location)
-    topic, partition, offset = (
-        str(where["topic"]),
-        int(str(where["partition"])),
-        int(str(where["offset"])),
-    )
+    topic = str(where["topic"])
+    partition, offset = int(str(where["partition"])), int(str(where["offset"]))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
     )
@@ -127,8 +125,10 @@ async def superseded(kafka: KafkaSettings, hit: Hit) -> bool:
         while await consumer.position(tp) < end:
             for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
                 if record.offset == offset:
+                    if record.value is None:
+                        return True
                     key = record.key
-                elif key is not None and record.key == key and record.value is None:
+                elif key is not None and record.key == key:
                     return True
         return False
     finally:
@@ -137,7 +137,8 @@ async def superseded(kafka: KafkaSettings, hit: Hit) -> bool:
 
 async def unexplained_kafka_hits(kafka: KafkaSettings, hits: list[Hit]) -> list[Hit]:
     """Kafka hits that neither expire by retention (a delete-policy topic, its bound in the
-    certificate) nor sit under a later tombstone for their key (a compacted topic)."""
+    certificate) nor go with compaction (a compacted topic's tombstone, or a value its key has
+    since replaced)."""
     left = []
     for hit in hits:
         name = str(dict(hit.location)["topic"])
