@@ -297,8 +297,9 @@ class Kafka(Component):
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cid,
+                # one argument: an id may start with "-" (URL-safe base64), which the tool's
+                # parser would otherwise take for an option ("expected one argument")
+                f"--cluster-id={cid}",
                 "-c",
                 str(config),
                 "--ignore-formatted",
