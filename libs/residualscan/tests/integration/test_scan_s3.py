@@ -37,6 +37,8 @@ def _plant(client: Minio, bucket: str, subject: Subject) -> tuple[str, Found]:
     first[CHUNK - 5 : CHUNK - 5 + len(login)] = login
     name = _v(subject, IdentifierKind.NAME).encode("utf-16-le")
     first[2 * CHUNK : 2 * CHUNK + len(name)] = name
+    # a zero byte just before it would make the UTF-16LE name read as UTF-16BE too (00 n1 00 n2 ...)
+    first[2 * CHUNK - 1] = 0xFF
     email = _v(subject, IdentifierKind.EMAIL)
     client.put_object(
         bucket, key, io.BytesIO(bytes(first)), len(first), metadata={"uploaded-by": email}
