@@ -5,7 +5,7 @@ caller does not see, 403 for what it sees but may not change), alarm's errors, o
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,17 +14,14 @@ import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.bootstrap import Gateway, bootstrap
-from gateway.config import GatewaySettings
-from gateway.domain.model import ApiKeyEntry, DeviceEntry
-from services.gateway.tests.unit.conftest import NOW, tree
+from gateway.bootstrap import Gateway
+from gateway.domain.model import DeviceEntry
+from services.gateway.tests.unit.conftest import StartGateway
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.alarm.v1 import alarm_service_pb2 as pb
 from trackstream.alarm.v1 import alarm_service_pb2_grpc as pb_grpc
 from trackstream.alarm.v1 import geofence_pb2 as gpb
 from trackstream.tracking.v1 import fix_pb2
-from trackstream_auth import new_api_key
-from trackstream_testing.fakes import FakePublisher
 
 OWNERS = {"dA": "A", "dA1": "A1", "dA1u": "A1u", "dB": "B", "dBx": "B", "dOp": "Aop"}
 T0 = 1_780_000_000  # 2026-05-28T20:26:40Z
@@ -180,46 +177,20 @@ StartApi = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def start_api() -> AsyncIterator[StartApi]:
+def start_api(gateway_on_fake: StartGateway) -> StartApi:
     """The fake alarm service and a gateway (no Kafka) on it; an API key per account."""
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
 
     async def start(*, alarm_address: str | None = None) -> Api:
         fake = FakeAlarm()
-        server = grpc.aio.server()
-        pb_grpc.add_AlarmServiceServicer_to_server(fake, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        cleanups.append(lambda: server.stop(None))
-        gateway = bootstrap(
-            GatewaySettings(
-                alarm_address=alarm_address or f"127.0.0.1:{port}", backend_timeout_s=2.0
-            ),
-            publisher=FakePublisher(),
-            kafka=False,
+        on = await gateway_on_fake(
+            lambda server: pb_grpc.add_AlarmServiceServicer_to_server(fake, server),
+            "alarm_address",
+            address=alarm_address,
         )
-        for channel in gateway.channels:
-            cleanups.append(channel.close)
-        directory = tree()
-        directory.put_device(DeviceEntry("dOp", "Aop"))
-        gateway.context.directory = directory
-        gateway.context.clock = lambda: NOW  # the shares of the tree are relative to NOW
-        keys: dict[str, dict[str, str]] = {}
-        for account_id in ("A", "A1", "A1u", "Aop", "B"):
-            key = new_api_key()
-            directory.put_api_key(
-                ApiKeyEntry(key.key_id, account_id, key.secret_sha256, None, read_only=False)
-            )
-            keys[account_id] = {"X-API-Key": key.secret}
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
-        )
-        cleanups.append(client.aclose)
-        return Api(client, fake, gateway, keys)
+        on.directory.put_device(DeviceEntry("dOp", "Aop"))
+        return Api(on.client, fake, on.gateway, on.keys)
 
-    yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    return start
 
 
 CIRCLE = {"center": {"latitude": 48.57, "longitude": 7.75}, "radius_m": 250.0}

@@ -4,7 +4,7 @@ fake GeocodingService on a real gRPC channel: mapping, validation, outages, rate
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,15 +12,11 @@ import grpc
 import httpx
 import pytest
 
-from gateway.bootstrap import Gateway, bootstrap
-from gateway.config import GatewaySettings
-from gateway.domain.model import ApiKeyEntry
-from services.gateway.tests.unit.conftest import tree
+from gateway.bootstrap import Gateway
+from services.gateway.tests.unit.conftest import StartGateway
 from trackstream.geocoding.v1 import geocoding_service_pb2 as gpb
 from trackstream.geocoding.v1 import geocoding_service_pb2_grpc as gpb_grpc
 from trackstream.geocoding.v1 import place_pb2
-from trackstream_auth import new_api_key
-from trackstream_testing.fakes import FakePublisher
 
 STRASBOURG = place_pb2.Place(
     name="Strasbourg",
@@ -76,42 +72,21 @@ StartApi = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def start_api() -> AsyncIterator[StartApi]:
-    """Starts the fake service and a gateway (no Kafka) on it; an API key of account A1."""
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
+def start_api(gateway_on_fake: StartGateway) -> StartApi:
+    """Starts the fake service and a gateway (no Kafka) on it; a read-only API key of A1."""
 
     async def start(*, geocoding_address: str | None = None, **settings: Any) -> Api:
         fake = FakeGeocoding()
-        server = grpc.aio.server()
-        gpb_grpc.add_GeocodingServiceServicer_to_server(fake, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        cleanups.append(lambda: server.stop(None))
-        gateway = bootstrap(
-            GatewaySettings(
-                geocoding_address=geocoding_address or f"127.0.0.1:{port}",
-                backend_timeout_s=2.0,
-                **settings,
-            ),
-            publisher=FakePublisher(),
-            kafka=False,
+        on = await gateway_on_fake(
+            lambda server: gpb_grpc.add_GeocodingServiceServicer_to_server(fake, server),
+            "geocoding_address",
+            address=geocoding_address,
+            key_holders=(("A1", "A1", True),),
+            **settings,
         )
-        for channel in gateway.channels:
-            cleanups.append(channel.close)
-        gateway.context.directory = tree()
-        key = new_api_key()
-        gateway.context.directory.put_api_key(
-            ApiKeyEntry(key.key_id, "A1", key.secret_sha256, expires_at=None, read_only=True)
-        )
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
-        )
-        cleanups.append(client.aclose)
-        return Api(client, fake, {"X-API-Key": key.secret}, gateway)
+        return Api(on.client, fake, on.keys["A1"], on.gateway)
 
-    yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    return start
 
 
 async def test_reverse_geocode_answers_the_place(start_api: StartApi) -> None:

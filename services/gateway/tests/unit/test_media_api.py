@@ -5,7 +5,7 @@ see, 403 for what it sees but may not change), media's errors, outages."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,15 +14,12 @@ import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.bootstrap import Gateway, bootstrap
-from gateway.config import GatewaySettings
-from gateway.domain.model import ApiKeyEntry, DeviceEntry
-from services.gateway.tests.unit.conftest import NOW, tree
+from gateway.bootstrap import Gateway
+from gateway.domain.model import DeviceEntry
+from services.gateway.tests.unit.conftest import StartGateway
 from trackstream.media.v1 import media_pb2
 from trackstream.media.v1 import media_service_pb2 as pb
 from trackstream.media.v1 import media_service_pb2_grpc as pb_grpc
-from trackstream_auth import new_api_key
-from trackstream_testing.fakes import FakePublisher
 
 T0 = 1_780_000_000  # 2026-05-28T20:26:40Z
 
@@ -123,9 +120,8 @@ StartApi = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def start_api() -> AsyncIterator[StartApi]:
+def start_api(gateway_on_fake: StartGateway) -> StartApi:
     """The fake media service and a gateway (no Kafka) on it; an API key per account."""
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
 
     async def start(*, media_address: str | None = None) -> Api:
         fake = FakeMedia()
@@ -138,40 +134,15 @@ async def start_api() -> AsyncIterator[StartApi]:
             picture("mOp", "dOp"),
         ):
             fake.objects[item.media_id] = item
-        server = grpc.aio.server()
-        pb_grpc.add_MediaServiceServicer_to_server(fake, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        cleanups.append(lambda: server.stop(None))
-        gateway = bootstrap(
-            GatewaySettings(
-                media_address=media_address or f"127.0.0.1:{port}", backend_timeout_s=2.0
-            ),
-            publisher=FakePublisher(),
-            kafka=False,
+        on = await gateway_on_fake(
+            lambda server: pb_grpc.add_MediaServiceServicer_to_server(fake, server),
+            "media_address",
+            address=media_address,
         )
-        for channel in gateway.channels:
-            cleanups.append(channel.close)
-        directory = tree()
-        directory.put_device(DeviceEntry("dOp", "Aop"))
-        gateway.context.directory = directory
-        gateway.context.clock = lambda: NOW  # the shares of the tree are relative to NOW
-        keys: dict[str, dict[str, str]] = {}
-        for account_id in ("A", "A1", "A1u", "Aop", "B"):
-            key = new_api_key()
-            directory.put_api_key(
-                ApiKeyEntry(key.key_id, account_id, key.secret_sha256, None, read_only=False)
-            )
-            keys[account_id] = {"X-API-Key": key.secret}
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
-        )
-        cleanups.append(client.aclose)
-        return Api(client, fake, gateway, keys)
+        on.directory.put_device(DeviceEntry("dOp", "Aop"))
+        return Api(on.client, fake, on.gateway, on.keys)
 
-    yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    return start
 
 
 def is_hidden(response: httpx.Response) -> bool:

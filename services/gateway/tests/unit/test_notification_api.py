@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gateway.adapters.inbox_feed import INBOX_TYPE, hand_over
 from gateway.adapters.live import LiveHub
 from gateway.api.alarms import ALARM_TYPES
-from gateway.bootstrap import Gateway, bootstrap
-from gateway.config import GatewaySettings
-from gateway.domain.model import ApiKeyEntry
-from services.gateway.tests.unit.conftest import NOW, tree
+from gateway.bootstrap import Gateway
+from services.gateway.tests.unit.conftest import KEY_HOLDERS, StartGateway, tree
 from trackstream.notification.v1 import notification_pb2
 from trackstream.notification.v1 import notification_service_pb2 as pb
 from trackstream.notification.v1 import notification_service_pb2_grpc as pb_grpc
-from trackstream_auth import new_api_key
-from trackstream_testing.fakes import FakePublisher
 
 T0 = 1_780_000_000  # 2026-05-28T20:26:40Z
 
@@ -170,55 +166,21 @@ StartApi = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def start_api() -> AsyncIterator[StartApi]:
+def start_api(gateway_on_fake: StartGateway) -> StartApi:
     """The fake notification service and a gateway (no Kafka) on it; an API key per account
     (and a read-only one of A1)."""
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
 
     async def start(*, notification_address: str | None = None) -> Api:
         fake = FakeNotification()
-        server = grpc.aio.server()
-        pb_grpc.add_NotificationServiceServicer_to_server(fake, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        cleanups.append(lambda: server.stop(None))
-        gateway = bootstrap(
-            GatewaySettings(
-                notification_address=notification_address or f"127.0.0.1:{port}",
-                backend_timeout_s=2.0,
-            ),
-            publisher=FakePublisher(),
-            kafka=False,
+        on = await gateway_on_fake(
+            lambda server: pb_grpc.add_NotificationServiceServicer_to_server(fake, server),
+            "notification_address",
+            address=notification_address,
+            key_holders=(*KEY_HOLDERS, ("Aview", "Aview", False), ("A1-ro", "A1", True)),
         )
-        for channel in gateway.channels:
-            cleanups.append(channel.close)
-        directory = tree()
-        gateway.context.directory = directory
-        gateway.context.clock = lambda: NOW
-        keys: dict[str, dict[str, str]] = {}
-        for name, account_id, read_only in (
-            ("A", "A", False),
-            ("A1", "A1", False),
-            ("A1u", "A1u", False),
-            ("Aop", "Aop", False),
-            ("Aview", "Aview", False),
-            ("B", "B", False),
-            ("A1-ro", "A1", True),
-        ):
-            key = new_api_key()
-            directory.put_api_key(
-                ApiKeyEntry(key.key_id, account_id, key.secret_sha256, None, read_only=read_only)
-            )
-            keys[name] = {"X-API-Key": key.secret}
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
-        )
-        cleanups.append(client.aclose)
-        return Api(client, fake, gateway, keys)
+        return Api(on.client, fake, on.gateway, on.keys)
 
-    yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    return start
 
 
 def is_hidden(response: httpx.Response) -> bool:

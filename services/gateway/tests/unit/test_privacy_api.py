@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,15 +13,10 @@ import grpc
 import httpx
 import pytest
 
-from gateway.bootstrap import bootstrap
-from gateway.config import GatewaySettings
-from gateway.domain.model import ApiKeyEntry
-from services.gateway.tests.unit.conftest import NOW, tree
+from services.gateway.tests.unit.conftest import KEY_HOLDERS, StartGateway
 from trackstream.privacy.v1 import privacy_service_pb2 as pb
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
 from trackstream.privacy.v1.erasure_pb2 import ErasureCertificate, ErasureRequested
-from trackstream_auth import new_api_key
-from trackstream_testing.fakes import FakePublisher
 
 
 @dataclass
@@ -82,41 +76,14 @@ class Api:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
+async def api(gateway_on_fake: StartGateway) -> Api:
     fake = FakePrivacy()
-    server = grpc.aio.server()
-    pb_grpc.add_PrivacyServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    cleanups.append(lambda: server.stop(None))
-    gateway = bootstrap(
-        GatewaySettings(privacy_address=f"127.0.0.1:{port}", backend_timeout_s=2.0),
-        publisher=FakePublisher(),
-        kafka=False,
+    on = await gateway_on_fake(
+        lambda server: pb_grpc.add_PrivacyServiceServicer_to_server(fake, server),
+        "privacy_address",
+        key_holders=(*KEY_HOLDERS, ("A1u-ro", "A1u", True)),
     )
-    for channel in gateway.channels:
-        cleanups.append(channel.close)
-    directory = tree()
-    gateway.context.directory = directory
-    gateway.context.clock = lambda: NOW
-    keys: dict[str, dict[str, str]] = {}
-    for account_id in ("A", "A1", "A1u", "Aop", "B"):
-        key = new_api_key()
-        directory.put_api_key(
-            ApiKeyEntry(key.key_id, account_id, key.secret_sha256, None, read_only=False)
-        )
-        keys[account_id] = {"X-API-Key": key.secret}
-    ro = new_api_key()
-    directory.put_api_key(ApiKeyEntry(ro.key_id, "A1u", ro.secret_sha256, None, read_only=True))
-    keys["A1u-ro"] = {"X-API-Key": ro.secret}
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway.app), base_url="http://gateway"
-    )
-    cleanups.append(client.aclose)
-    yield Api(client, fake, keys)
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    return Api(on.client, fake, on.keys)
 
 
 def hidden(response: httpx.Response) -> bool:
