@@ -25,7 +25,7 @@ from cassandra.policies import (
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
 )
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +84,14 @@ class CassandraStore:
         """Run a prepared statement and return all its rows."""
         future = self.session.execute_async(self.prepared(cql), params)
         return await _rows(future)
+
+    async def execute_atomically(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run prepared writes as one logged batch: all of them are applied or none (the
+        coordinator's batch log replays a batch it accepted), in one round trip."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        for cql, params in statements:
+            batch.add(self.prepared(cql), params)
+        await _rows(self.session.execute_async(batch))
 
     async def execute_concurrently(
         self, cql: str, params: Sequence[Sequence[Any]], *, concurrency: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -77,32 +78,39 @@ class CassandraCatalogue:
         self.store = store
 
     async def add(self, record: MediaRecord, expires_day: date | None) -> None:
-        """Expiry entry first (a crash half-way leaves at worst a sweep of nothing), then the
-        catalogue rows together."""
-        if expires_day is not None:
-            await self.store.execute(
-                "INSERT INTO media_expiry_by_day (expires_day, media_id, device_id, bucket, "
-                "object_key) VALUES (?, ?, ?, ?, ?)",
-                [expires_day, record.media_id, record.device_id, record.bucket, record.object_key],
-            )
-        writes = [
-            self.store.execute(
+        """The catalogue rows and the expiry entry in one logged batch: all or none, so a row
+        never lacks its expiry entry (the sweep would never delete its object), in one round
+        trip."""
+        writes: list[tuple[str, Sequence[Any]]] = [
+            (
                 f"INSERT INTO media_by_id ({_COLUMNS}, expires_day) VALUES ({_MARKS}, ?)",
                 [*_values(record), expires_day],
             ),
-            self.store.execute(
-                f"INSERT INTO media_by_device ({_COLUMNS}) VALUES ({_MARKS})", _values(record)
-            ),
+            (f"INSERT INTO media_by_device ({_COLUMNS}) VALUES ({_MARKS})", _values(record)),
         ]
+        if expires_day is not None:
+            writes.append(
+                (
+                    "INSERT INTO media_expiry_by_day (expires_day, media_id, device_id, bucket, "
+                    "object_key) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        expires_day,
+                        record.media_id,
+                        record.device_id,
+                        record.bucket,
+                        record.object_key,
+                    ],
+                )
+            )
         if record.alarm_id:
             writes.append(
-                self.store.execute(
+                (
                     "INSERT INTO media_by_alarm (alarm_id, captured_time, media_id, device_id) "
                     "VALUES (?, ?, ?, ?)",
                     [record.alarm_id, record.captured_time, record.media_id, record.device_id],
                 )
             )
-        await asyncio.gather(*writes)
+        await self.store.execute_atomically(writes)
 
     async def get(self, media_id: str) -> MediaRecord | None:
         rows = await self.store.execute(
