@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 from trackstream_servicekit import ServiceRunner, ServiceSettings
 
@@ -51,3 +53,21 @@ async def test_ready_only_after_start_and_until_shutdown_and_drains_in_flight_wo
     runner.stopping.set()  # what SIGTERM does
     await asyncio.wait_for(task, 5)
     assert drained.is_set()
+
+
+def test_a_service_process_runs_on_uvloop_and_ends_when_its_body_does() -> None:
+    """``run_process`` is what every service's ``__main__`` calls: the loop is uvloop's."""
+    script = (
+        "import asyncio\n"
+        "from trackstream_servicekit import ServiceRunner, ServiceSettings\n"
+        "seen = []\n"
+        "async def body(stopping):\n"
+        "    seen.append(type(asyncio.get_running_loop()).__module__)\n"
+        "runner = ServiceRunner('tests', ServiceSettings(ops_port=0))\n"
+        "runner.run_process(body)\n"
+        "print(seen[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().startswith("uvloop"), done.stdout + done.stderr

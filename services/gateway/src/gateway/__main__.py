@@ -23,7 +23,7 @@ def main() -> None:
         runner.add_readiness_check("read model loaded, serving", ready)
         await gateway.run(stopping)
 
-    asyncio.run(runner.run(serve))
+    runner.run_process(serve)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def serve(settings: IdentitySettings) -> None:
         runner.add_readiness_check("serving", ready)
         await app.run(stopping)
 
-    asyncio.run(runner.run(body))
+    runner.run_process(body)
 
 
 async def bootstrap_admin(settings: IdentitySettings, email: str, password: str) -> int:

@@ -30,7 +30,7 @@ def main() -> None:
         finally:
             settling.cancel()
 
-    asyncio.run(runner.run(serve))
+    runner.run_process(serve)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def main() -> None:
         runner.add_readiness_check("consuming and serving", ready)
         await app.run(stopping)
 
-    asyncio.run(runner.run(serve))
+    runner.run_process(serve)
 
 
 if __name__ == "__main__":

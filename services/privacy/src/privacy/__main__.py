@@ -24,7 +24,7 @@ def main() -> None:
         started.append(app)
         await app.run(stopping)
 
-    asyncio.run(runner.run(serve))
+    runner.run_process(serve)
 
 
 if __name__ == "__main__":
