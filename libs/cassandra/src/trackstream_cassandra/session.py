@@ -7,7 +7,8 @@ The driver runs its own I/O thread (libev); :meth:`CassandraStore.execute` turns
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -139,13 +140,22 @@ async def _rows(future: ResponseFuture) -> list[Any]:
         if future.has_more_pages:
             future.start_fetching_next_page()
         else:
-            loop.call_soon_threadsafe(_resolve, done, rows)
+            _hand_over(loop, _resolve, done, rows)
 
     def on_error(err: BaseException) -> None:
-        loop.call_soon_threadsafe(_fail, done, err)
+        _hand_over(loop, _fail, done, err)
 
     future.add_callbacks(on_page, on_error)
     return await done
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    """From the driver's thread to the loop, unless the loop is gone: a statement still
+    answering after its process's loop closed (a shutdown) has nobody waiting for it."""
+    if loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # closed between the check and the call
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _resolve(done: asyncio.Future[list[Any]], rows: list[Any]) -> None:
