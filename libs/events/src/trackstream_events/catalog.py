@@ -82,9 +82,18 @@ class Topic:
 
     @property
     def erasure_bound_ms(self) -> int:
-        """Worst case until an expired record is gone: retention + one segment + a check."""
+        """Worst case until a record is physically gone once it is due.
+
+        Delete policy: retention + one segment (a segment goes whole, when its newest record
+        has expired) + the broker's retention check (5 minutes by default).
+        Compacted: the roll markers (``trackstream_kafka.compaction``, every ``segment_ms``)
+        roll the tombstone's segment within two ``segment_ms`` (it must have outlived
+        ``max.compaction.lag.ms`` = ``segment_ms`` when a marker arrives), the cleaner then
+        removes the earlier values; the tombstone itself goes at a cleaning after
+        ``delete.retention.ms``, which the next marker's roll brings within one more
+        ``segment_ms``; plus 5 minutes for the cleaner's turn."""
         if self.cleanup_policy is CleanupPolicy.COMPACT:
-            return self.segment_ms + DAY_MS  # max.compaction.lag.ms + delete.retention.ms
+            return 3 * self.segment_ms + DAY_MS + 5 * 60_000
         return self.retention_ms + self.segment_ms + 5 * 60_000
 
     def configs(self) -> dict[str, str]:

@@ -200,6 +200,20 @@ class EventPublisher:
         )
         return [(r.partition, r.offset) for r in results if isinstance(r, RecordMetadata)]
 
+    async def publish_tombstone_to_every_partition(
+        self, topic: str, *, key: str
+    ) -> list[tuple[int, int]]:
+        """A tombstone for ``key`` in each partition of ``topic`` (not where the key hashes):
+        an append to every partition, which is when Kafka rolls a segment that has outlived
+        its ``segment.ms`` / ``max.compaction.lag.ms``. (partition, offset) of each."""
+        partitions = sorted(await self._producer.partitions_for(topic))
+        acks = [
+            await self._producer.send(topic, key=key.encode(), value=None, partition=p)
+            for p in partitions
+        ]
+        results = [await ack for ack in acks]
+        return [(r.partition, r.offset) for r in results]
+
     async def publish_raw(
         self,
         topic: str,
