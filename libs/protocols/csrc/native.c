@@ -683,6 +683,11 @@ gt06_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         "gt06_bind(Gt06Frame, Gt06Location, Fix, CellTower, decode)");
         return NULL;
     }
+    if (PyCFunction_Check(args[4]) &&
+        PyCFunction_GET_FUNCTION(args[4]) == (PyCFunction)(void (*)(void))gt06_decode) {
+        PyErr_SetString(PyExc_TypeError, "gt06_bind: the fallback must be the Python decode");
+        return NULL;
+    }
     SlotClass *targets[] = {&Gt06Frame_c, &Gt06Location_c, &Fix_c, &CellTower_c};
     const char *const *names[] = {
         GT06_FRAME_FIELDS, GT06_LOCATION_FIELDS, FIX_FIELDS, CELL_FIELDS};

@@ -125,6 +125,12 @@ def test_gt06_bind_refuses_a_class_it_cannot_build() -> None:
 
     with pytest.raises(TypeError):
         native.extension.gt06_bind(Plain, Gt06Location, Fix, CellTower, refuse)
+    with pytest.raises(TypeError):  # a dataclass, but not the shape of a GT06 frame
+        native.extension.gt06_bind(CellTower, Gt06Location, Fix, CellTower, refuse)
+    with pytest.raises(TypeError):  # the C decode handing frames to itself would never end
+        native.extension.gt06_bind(
+            gt06.Gt06Frame, Gt06Location, Fix, CellTower, native.extension.gt06_decode
+        )
     # the classes bound before stay bound
     assert gt06.decode(usual_gt06_frames()[0]) == gt06_decoder.decode_python(usual_gt06_frames()[0])
 
