@@ -10,7 +10,9 @@
  *                  other frame, or a layout that does not fit, goes to the Python decoder
  *   jt808_split    whole JT/T 808 frames between two 0x7E of one read (un-escaping, XOR check)
  *   jt808_decode   a 2013 header without sub-packaging + a 0x0200 body with the standard
- *                  additional items; None for anything else (the Python decoder then runs)
+ *                  additional items (the Jimi vendor items 0xE8/0xEB are decoded by calling the
+ *                  Python function that does it); None for anything else (the Python decoder
+ *                  then runs)
  *
  * Results are the same Python objects the Python code builds: the slotted dataclasses of the
  * package (Gt06Frame, Gt06Location, Fix, CellTower, Jt808Frame, Jt808Header, ...). They are
@@ -44,6 +46,9 @@ static SlotClass Jt808Frame_c, Jt808Header_c, Jt808Packet_c, Location_c, Additio
 
 /* the Python decode() GT06 frames go to when this module does not answer */
 static PyObject *gt06_fallback = NULL;
+/* jt808.location._vendor_item: the Jimi 0xE8/0xEB items stay Python's */
+static PyObject *jt808_vendor_item = NULL;
+static PyObject *str_comma = NULL;
 static PyObject *datetime_timezone_type = NULL; /* datetime.timezone */
 static PyObject *str_utcoffset = NULL;
 static PyObject *str_tz = NULL;
@@ -864,6 +869,39 @@ jt808_alarm_text(uint32_t flags, int *none)
     return PyUnicode_FromStringAndSize(text, (Py_ssize_t)used);
 }
 
+/* alarm_names(flags) as a new list of str (for the vendor items to append to). */
+static PyObject *
+jt808_alarm_list(uint32_t flags)
+{
+    int none = 0;
+    PyObject *text = flags ? jt808_alarm_text(flags, &none) : NULL;
+    if (text == NULL) {
+        return flags && !none ? NULL : PyList_New(0);
+    }
+    PyObject *names = PyUnicode_Split(text, str_comma, -1);
+    Py_DECREF(text);
+    return names;
+}
+
+/* ",".join(dict.fromkeys(names)) */
+static PyObject *
+jt808_join_unique(PyObject *names)
+{
+    PyObject *unique = PyDict_New();
+    if (unique == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        if (PyDict_SetItem(unique, PyList_GET_ITEM(names, i), Py_None) < 0) {
+            Py_DECREF(unique);
+            return NULL;
+        }
+    }
+    PyObject *text = PyUnicode_Join(str_comma, unique);
+    Py_DECREF(unique);
+    return text;
+}
+
 /* _standard_item: 1 decoded into attrs, 0 not a standard item, -1 error. Tracks "sat". */
 static int
 jt808_standard_item(int id, const unsigned char *v, Py_ssize_t n, PyObject *attrs, long *sat)
@@ -957,10 +995,6 @@ jt808_location(const unsigned char *d, Py_ssize_t size, PyObject *tz, int jimi, 
             }
             break;
         }
-        if (jimi && (d[pos] == 0xE8 || d[pos] == 0xEB)) {
-            *declined = 1;
-            return NULL;
-        }
         pos += 2 + d[pos + 1];
     }
     int invalid = 0;
@@ -973,6 +1007,7 @@ jt808_location(const unsigned char *d, Py_ssize_t size, PyObject *tz, int jimi, 
     unsigned int altitude_raw = be16(d + 16), speed = be16(d + 18), course = be16(d + 20);
 
     PyObject *attrs = NULL, *extras = NULL, *unknown = NULL, *trailing = NULL, *status_obj = NULL;
+    PyObject *alarms = NULL; /* the alarm names as a list, once a vendor item may add to them */
     attrs = PyDict_New();
     extras = PyList_New(0);
     unknown = PyList_New(0);
@@ -1005,8 +1040,24 @@ jt808_location(const unsigned char *d, Py_ssize_t size, PyObject *tz, int jimi, 
         }
         int failed = PyList_Append(extras, info);
         int decoded = failed ? -1 : jt808_standard_item(id, v, n, attrs, &sat);
+        if (decoded == 0 && jimi && (id == 0xE8 || id == 0xEB)) {
+            if (alarms == NULL) {
+                alarms = jt808_alarm_list(alarm);
+            }
+            decoded = -1;
+            if (alarms != NULL) {
+                PyObject *call[4] = {
+                    slot_get(info, &AdditionalInfo_c, INFO_ID),
+                    slot_get(info, &AdditionalInfo_c, INFO_VALUE), attrs, alarms};
+                PyObject *result = PyObject_Vectorcall(jt808_vendor_item, call, 4, NULL);
+                if (result != NULL) {
+                    decoded = PyObject_IsTrue(result);
+                    Py_DECREF(result);
+                }
+            }
+        }
         if (decoded == 0) {
-            failed = PyList_Append(unknown, info); /* not a standard item, not a vendor one */
+            failed = PyList_Append(unknown, info); /* not a standard item, nor a vendor one */
         }
         Py_DECREF(info);
         if (failed || decoded < 0) {
@@ -1019,7 +1070,21 @@ jt808_location(const unsigned char *d, Py_ssize_t size, PyObject *tz, int jimi, 
             goto error;
         }
     }
-    if (alarm) {
+    if (alarms != NULL) {
+        if (PyList_GET_SIZE(alarms)) {
+            PyObject *text = jt808_join_unique(alarms);
+            if (text == NULL) {
+                goto error;
+            }
+            int failed = PyDict_SetItemString(attrs, "alarm", text);
+            Py_DECREF(text);
+            if (failed) {
+                goto error;
+            }
+        }
+        Py_CLEAR(alarms);
+    }
+    else if (alarm) {
         int none = 0;
         PyObject *text = jt808_alarm_text(alarm, &none);
         if (text == NULL && !none) {
@@ -1066,6 +1131,7 @@ jt808_location(const unsigned char *d, Py_ssize_t size, PyObject *tz, int jimi, 
     return slot_build(&Location_c, location_values);
 
 error:
+    Py_XDECREF(alarms);
     Py_XDECREF(when);
     Py_XDECREF(attrs);
     Py_XDECREF(extras);
@@ -1087,7 +1153,7 @@ jt808_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "jt808_decode(frame, tz, strict, jimi, strict_items)");
         return NULL;
     }
-    if (Jt808Packet_c.type == NULL) {
+    if (Jt808Packet_c.type == NULL || jt808_vendor_item == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "jt808 classes are not bound");
         return NULL;
     }
@@ -1146,13 +1212,14 @@ jt808_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slot_build(&Jt808Packet_c, packet_values);
 }
 
-/* jt808_bind(Jt808Frame, Jt808Header, Jt808Packet, Location, AdditionalInfo, Fix) */
+/* jt808_bind(Jt808Frame, Jt808Header, Jt808Packet, Location, AdditionalInfo, Fix,
+ *            vendor_item) */
 static PyObject *
 jt808_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
+    if (nargs != 7 || !PyCallable_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError, "jt808_bind(Jt808Frame, Jt808Header, Jt808Packet, "
-                                         "Location, AdditionalInfo, Fix)");
+                                         "Location, AdditionalInfo, Fix, vendor_item)");
         return NULL;
     }
     SlotClass *targets[] = {
@@ -1163,6 +1230,7 @@ jt808_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (slotclass_bind_all(targets, args, names, 6) < 0) {
         return NULL;
     }
+    Py_XSETREF(jt808_vendor_item, Py_NewRef(args[6]));
     Py_RETURN_NONE;
 }
 
@@ -1211,7 +1279,8 @@ PyInit__native(void)
     str_utcoffset = PyUnicode_InternFromString("utcoffset");
     str_tz = PyUnicode_InternFromString("tz");
     str_require_crc = PyUnicode_InternFromString("require_crc");
-    if (str_utcoffset == NULL || str_tz == NULL || str_require_crc == NULL) {
+    str_comma = PyUnicode_InternFromString(",");
+    if (str_utcoffset == NULL || str_tz == NULL || str_require_crc == NULL || str_comma == NULL) {
         return NULL;
     }
     return PyModule_Create(&native_module);

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.protocols.tests import gt06_frames as G
+from libs.protocols.tests import jt808_frames as J
 from libs.protocols.tests.generated_frames import gt06_locations, jt808_locations
 from trackstream_protocols import gt06, jt808, native
 from trackstream_protocols.crc import crc16_x25
@@ -111,6 +112,14 @@ def test_the_c_decoders_answer_the_usual_frames_themselves() -> None:
     assert len(jt808_frames) == 20
     python = jt808.Jt808Decoder(native=False)
     for jt808_frame in jt808_frames:
+        packet = native.extension.jt808_decode(jt808_frame, CHINA_STANDARD_TIME, True, True, False)
+        expected_packet = python.decode(jt808_frame)
+        assert packet is not None
+        assert packet == expected_packet and repr(packet) == repr(expected_packet)
+    # Jimi dashcam reports: the C decoder calls the Python code for the 0xE8/0xEB items only
+    jimi = [J.LOCATION_EB_BATTERY, J.LOCATION_EB_REMOVING, J.LOCATION_LOW_BATTERY_REMOVING]
+    for hex_text in jimi:
+        (jt808_frame,) = jt808.Jt808FrameSplitter(keep_bad_checksum=True).feed(J.raw(hex_text))
         packet = native.extension.jt808_decode(jt808_frame, CHINA_STANDARD_TIME, True, True, False)
         expected_packet = python.decode(jt808_frame)
         assert packet is not None
@@ -287,3 +296,30 @@ def test_100k_decodes_do_not_grow_memory() -> None:
     assert traced_growth(jt808_round, 1000) < 64 * 1024
     assert gt06_splitter.frames == 1100 * 100
     assert jt808_splitter.frames_returned == 1100 * 100
+
+
+def test_jt808_vendor_item_path_owns_its_references_and_memory() -> None:
+    """Jimi 0xE8/0xEB items: the C decoder calls the Python function for them."""
+    (frame,) = jt808.Jt808FrameSplitter(keep_bad_checksum=True).feed(
+        J.raw(J.LOCATION_LOW_BATTERY_REMOVING)
+    )
+    decoder = jt808.Jt808Decoder()
+    watched: tuple[object, ...] = (frame, frame.content, Location, Fix, AdditionalInfo)
+    before = counts(watched)
+    kept = [decoder.decode(frame) for _ in range(1000)]
+    first = kept[0].message
+    assert isinstance(first, Location)
+    items = len(first.extras)
+    assert first.fix.attributes["alarm"] == "lowBattery,removing"
+    del first
+    during = counts(watched)
+    assert during == [
+        before[0],
+        before[1],
+        before[2] + 1000,
+        before[3] + 1000,
+        before[4] + 1000 * items,
+    ]
+    del kept
+    assert counts(watched) == before
+    assert traced_growth(lambda: decoder.decode(frame), 5_000) < 64 * 1024

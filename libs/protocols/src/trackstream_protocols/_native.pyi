@@ -16,7 +16,14 @@ def gt06_scan(
 gt06_decode: Callable[..., object]
 
 def jt808_bind(
-    frame: type, header: type, packet: type, location: type, additional_info: type, fix: type, /
+    frame: type,
+    header: type,
+    packet: type,
+    location: type,
+    additional_info: type,
+    fix: type,
+    vendor_item: Callable[[int, bytes, dict[str, object], list[str]], bool],
+    /,
 ) -> None: ...
 def jt808_split(
     data: bytes, offset: int, max_frame_size: int, keep_bad_checksum: bool, frames: list[Any], /

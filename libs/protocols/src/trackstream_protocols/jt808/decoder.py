@@ -29,6 +29,7 @@ from trackstream_protocols.jt808.header import Jt808Header, parse_header
 from trackstream_protocols.jt808.location import (
     CHINA_STANDARD_TIME,
     LOCATION_BASIC_SIZE,
+    _vendor_item,
     decode_location,
 )
 from trackstream_protocols.jt808.messages import (
@@ -68,7 +69,9 @@ class Jt808Packet:
 
 
 if extension is not None:
-    extension.jt808_bind(Jt808Frame, Jt808Header, Jt808Packet, Location, AdditionalInfo, Fix)
+    extension.jt808_bind(
+        Jt808Frame, Jt808Header, Jt808Packet, Location, AdditionalInfo, Fix, _vendor_item
+    )
 
 
 def positions(message: Jt808Message) -> tuple[Fix, ...]:
