@@ -4,7 +4,8 @@ The package ships a C extension, ``trackstream_protocols._native`` (``libs/proto
 compiled by ``make setup`` / ``uv sync``), for what the profile says is hot: finding GT06 and
 JT/T 808 frames in the stream with their CRC-ITU / XOR check and un-escaping, and decoding the
 usual location layouts (GT06 0x10/0x11/0x12/0x22/0x2D/0x31/0xA0, JT/T 808 0x0200 with a 2013
-header and the standard additional items) straight into the package's value objects.
+header and the standard additional items; its Jimi 0xE8/0xEB items through the Python function
+that decodes them) straight into the package's value objects.
 Everything else, and every error, is the pure-Python code, which stays the specification:
 the C code hands anything unusual back to it, and the differential tests
 (``tests/test_native_differential.py``) check that both give identical results.

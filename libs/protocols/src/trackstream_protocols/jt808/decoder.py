@@ -104,8 +104,9 @@ class Jt808Decoder:
     ``strict_additional_items``: reject a location whose additional items end in a truncated
     item; by default the fix is kept and the tail lands in ``Location.trailing``.
     ``native`` (default): decode the plain 0x0200 frames (2013 header, standard additional
-    items) in the C extension when it is built (:mod:`trackstream_protocols.native`), into the
-    same objects; every other frame, and every error, is the Python code's. ``native=False``
+    items, Jimi items through their Python decoder) in the C extension when it is built
+    (:mod:`trackstream_protocols.native`), into the same objects; every other frame, and every
+    error, is the Python code's. ``native=False``
     runs only the Python code, the specification the C code is tested against.
     """
 
