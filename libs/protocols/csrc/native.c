@@ -25,6 +25,10 @@
  * construction. Only MemoryError (and TypeError for wrong argument types) can come from here.
  */
 #define PY_SSIZE_T_CLEAN
+/* the interface the Python side expects (trackstream_protocols.native.ABI_VERSION): bump it with
+ * any change of a function's arguments or results, so a stale build is refused, not misused */
+#define NATIVE_ABI_VERSION 1
+
 #include <Python.h>
 #include <datetime.h>
 #include <structmember.h>
@@ -1283,5 +1287,9 @@ PyInit__native(void)
     if (str_utcoffset == NULL || str_tz == NULL || str_require_crc == NULL || str_comma == NULL) {
         return NULL;
     }
-    return PyModule_Create(&native_module);
+    PyObject *module = PyModule_Create(&native_module);
+    if (module != NULL && PyModule_AddIntConstant(module, "ABI_VERSION", NATIVE_ABI_VERSION) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

@@ -9,8 +9,10 @@ pure-Python code: test_native_differential.py.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import sys
 import tracemalloc
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
@@ -19,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import trackstream_protocols
 from libs.protocols.tests import gt06_frames as G
 from libs.protocols.tests import jt808_frames as J
 from libs.protocols.tests.generated_frames import gt06_locations, jt808_locations
@@ -44,6 +47,7 @@ def test_the_extension_is_built_and_used() -> None:
     assert native.available(), f"C extension not built: {native.UNAVAILABLE_REASON}"
     assert native.CODEC == "native"
     assert native.extension is not None
+    assert native.extension.ABI_VERSION == native.ABI_VERSION
     assert gt06.decode is native.extension.gt06_decode
     assert gt06.decode is not gt06_decoder.decode_python
     assert gt06.Gt06FrameSplitter()._native_scan is native.extension.gt06_scan
@@ -53,6 +57,23 @@ def test_the_extension_is_built_and_used() -> None:
     assert gt06.Gt06FrameSplitter(native=False)._native_scan is None
     assert jt808.Jt808FrameSplitter(native=False)._native_split is None
     assert jt808.Jt808Decoder(native=False)._native_decode is None
+
+
+def test_a_stale_build_is_refused_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = types.ModuleType("trackstream_protocols._native")
+    stale.ABI_VERSION = native.ABI_VERSION - 1  # type: ignore[attr-defined]
+    stale.__file__ = "/old/_native.so"
+    monkeypatch.setitem(sys.modules, "trackstream_protocols._native", stale)
+    monkeypatch.setattr(trackstream_protocols, "_native", stale)
+    spec = importlib.util.spec_from_file_location("native_under_test", native.__file__)
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    assert fresh.extension is None
+    assert not fresh.available()
+    assert fresh.CODEC == "python"
+    assert "/old/_native.so" in fresh.UNAVAILABLE_REASON
+    assert "make setup" in fresh.UNAVAILABLE_REASON
 
 
 @settings(max_examples=300, deadline=None)

@@ -4,6 +4,8 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any
 
+ABI_VERSION: int
+
 def crc16_x25(data: bytes, /) -> int: ...
 def gt06_bind(
     frame: type, location: type, fix: type, cell: type, decode: Callable[..., object], /

@@ -19,15 +19,24 @@ from __future__ import annotations
 
 from typing import Final
 
-#: why the extension could not be imported ("" when it was)
+#: the interface this code expects of the extension (``NATIVE_ABI_VERSION`` in csrc/native.c)
+ABI_VERSION: Final = 1
+#: why the extension is not used ("" when it is)
 UNAVAILABLE_REASON = ""
 try:
     from trackstream_protocols import _native as extension
 except ImportError as exc:  # not compiled: the pure-Python code runs everything
     extension = None  # type: ignore[assignment]
     UNAVAILABLE_REASON = str(exc)
+else:
+    if extension.ABI_VERSION != ABI_VERSION:  # built from other sources: `make setup` rebuilds
+        UNAVAILABLE_REASON = (
+            f"{extension.__file__} has interface {extension.ABI_VERSION}, "
+            f"this code needs {ABI_VERSION}: run `make setup`"
+        )
+        extension = None  # type: ignore[assignment]
 
-__all__ = ["CODEC", "UNAVAILABLE_REASON", "available", "extension"]
+__all__ = ["ABI_VERSION", "CODEC", "UNAVAILABLE_REASON", "available", "extension"]
 
 
 def available() -> bool:
