@@ -15,8 +15,10 @@ ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 # --------------------------------------------------------------------------- build
 FROM ${PYTHON_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# build-essential: gcc and the C library headers for trackstream_protocols' C extension, which
+# the install step compiles (the runtime stages get the compiled module, not the compiler)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 build-essential=12.9 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile pyproject.toml uv.lock ./

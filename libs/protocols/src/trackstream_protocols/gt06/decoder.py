@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Protocol, cast
 
 from trackstream_protocols.bcd import decode_bcd, is_bcd
 from trackstream_protocols.errors import ChecksumError, ProtocolError
@@ -36,22 +37,26 @@ from trackstream_protocols.gt06.tables import (
     dashcam_alarm_for_code,
 )
 from trackstream_protocols.model import Fix
+from trackstream_protocols.native import extension
 from trackstream_protocols.network import CellTower, WifiAccessPoint
 from trackstream_protocols.reader import ByteReader
 
-__all__ = ["decode"]
+__all__ = ["decode", "decode_python"]
 
 UTC = UTC
 #: 1/30000 minute units -> degrees
 _COORD_SCALE = 30000.0 * 60.0
 
 
-def decode(frame: Gt06Frame, *, tz: tzinfo = UTC, require_crc: bool = False) -> Gt06Message:
-    """Decode one frame from :class:`Gt06FrameSplitter`.
+def decode_python(frame: Gt06Frame, *, tz: tzinfo = UTC, require_crc: bool = False) -> Gt06Message:
+    """Decode one frame from :class:`Gt06FrameSplitter`, in Python (the specification).
 
     ``tz`` is the zone of the device's clock (e.g. ``Gt06Login.timezone``); every datetime in
     the result is UTC-aware. With ``require_crc`` a frame whose CRC did not match raises
     :class:`ChecksumError` instead of being decoded (frames without a CRC are still decoded).
+
+    :data:`decode` is what callers use: this function, or the C extension's, which decodes the
+    usual location layouts itself and hands every other frame to this one.
     """
     if require_crc and frame.crc_ok is False:
         raise ChecksumError(f"GT06 0x{frame.protocol:02X} frame serial {frame.serial}: bad CRC")
@@ -905,3 +910,19 @@ _HANDLERS: dict[int, _Handler] = {
 
 #: protocol numbers :func:`decode` turns into typed messages (everything else is Unknown)
 DECODED_PROTOCOLS = frozenset(_HANDLERS)
+
+
+class _Decode(Protocol):
+    def __call__(
+        self, frame: Gt06Frame, *, tz: tzinfo = UTC, require_crc: bool = False
+    ) -> Gt06Message: ...
+
+
+#: Decode one frame (see :func:`decode_python` for the arguments and the result). With the C
+#: extension built (:mod:`trackstream_protocols.native`), the usual location layouts (0x10,
+#: 0x11, 0x12, 0x22, 0x2D, 0x31, 0xA0 in a fixed-offset zone) are decoded in C into the same
+#: objects; every other frame, and every error, is :func:`decode_python`'s.
+decode: _Decode = decode_python
+if extension is not None:
+    extension.gt06_bind(Gt06Frame, Gt06Location, Fix, CellTower, decode_python)
+    decode = cast(_Decode, extension.gt06_decode)

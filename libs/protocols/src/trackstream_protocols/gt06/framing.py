@@ -25,6 +25,7 @@ from typing import NoReturn
 
 from trackstream_protocols.crc import BIT_REVERSED, crc16_x25
 from trackstream_protocols.errors import FrameTooLarge, ProtocolError
+from trackstream_protocols.native import extension
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -116,10 +117,15 @@ class Gt06FrameSplitter:
     * frames whose CRC does not match are counted in ``bad_crc_frames`` and either returned
       flagged (``crc_ok=False``, the default, as Traccar accepts them) or, with
       ``drop_bad_crc=True``, dropped and counted in ``dropped_frames``.
+
+    With ``native`` (the default) the common case (:meth:`_scan`) runs in the C extension when
+    it is built (:mod:`trackstream_protocols.native`); ``native=False`` runs the Python code,
+    the specification the C code is tested against.
     """
 
     __slots__ = (
         "_buf",
+        "_native_scan",
         "bad_crc_frames",
         "drop_bad_crc",
         "dropped_frames",
@@ -130,13 +136,18 @@ class Gt06FrameSplitter:
     )
 
     def __init__(
-        self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, *, drop_bad_crc: bool = False
+        self,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        *,
+        drop_bad_crc: bool = False,
+        native: bool = True,
     ) -> None:
         if max_frame_size < MIN_MAX_FRAME_SIZE:
             raise ValueError(f"max_frame_size must be at least {MIN_MAX_FRAME_SIZE}")
         self.max_frame_size = max_frame_size
         self.drop_bad_crc = drop_bad_crc
         self._buf = bytearray()
+        self._native_scan = extension.gt06_scan if native and extension is not None else None
         #: bytes discarded while looking for a frame start
         self.skipped_bytes = 0
         #: frames returned by :meth:`feed`
@@ -176,6 +187,20 @@ class Gt06FrameSplitter:
         at the first thing that needs its care: garbage, a partial frame, an uncounted Wi-Fi
         header, a missing trailer, a length out of bounds.
         """
+        native_scan = self._native_scan
+        if native_scan is not None:
+            pos, returned, bad = native_scan(data, self.max_frame_size, self.drop_bad_crc, frames)
+        else:
+            pos, returned, bad = self._scan_python(data, frames)
+        self.frames += returned
+        if bad:
+            self.bad_crc_frames += bad
+            if self.drop_bad_crc:
+                self.dropped_frames += bad
+        return pos
+
+    def _scan_python(self, data: bytes, frames: list[Gt06Frame]) -> tuple[int, int, int]:
+        """:meth:`_scan` in Python: (offset reached, frames returned, bad-CRC frames)."""
         pos = 0
         end = len(data) - 5  # header, length (1 or 2 bytes), protocol
         limit = self.max_frame_size
@@ -220,12 +245,7 @@ class Gt06FrameSplitter:
                     continue
             returned += 1
             append(Gt06Frame(protocol, raw[head:-6], raw[-6] << 8 | raw[-5], extended, crc_ok, raw))
-        self.frames += returned
-        if bad:
-            self.bad_crc_frames += bad
-            if drop_bad_crc:
-                self.dropped_frames += bad
-        return pos
+        return pos, returned, bad
 
     def _feed_careful(self, data: bytes, offset: int, frames: list[Gt06Frame]) -> None:
         """Buffer ``data[offset:]`` (never more than ``max_frame_size`` at a time), extracting

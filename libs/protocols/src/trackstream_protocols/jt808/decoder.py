@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import cast
 
 from trackstream_protocols.errors import ProtocolError
 from trackstream_protocols.jt808.framing import Jt808Frame
@@ -28,9 +29,11 @@ from trackstream_protocols.jt808.header import Jt808Header, parse_header
 from trackstream_protocols.jt808.location import (
     CHINA_STANDARD_TIME,
     LOCATION_BASIC_SIZE,
+    _vendor_item,
     decode_location,
 )
 from trackstream_protocols.jt808.messages import (
+    AdditionalInfo,
     Authenticate,
     Heartbeat,
     Jt808Message,
@@ -48,6 +51,7 @@ from trackstream_protocols.jt808.messages import (
     UnknownMessage,
 )
 from trackstream_protocols.model import Fix
+from trackstream_protocols.native import extension
 from trackstream_protocols.reader import ByteReader
 
 __all__ = ["Jt808Decoder", "Jt808Packet", "positions"]
@@ -62,6 +66,12 @@ class Jt808Packet:
     header: Jt808Header
     message: Jt808Message
     checksum_ok: bool = True
+
+
+if extension is not None:
+    extension.jt808_bind(
+        Jt808Frame, Jt808Header, Jt808Packet, Location, AdditionalInfo, Fix, _vendor_item
+    )
 
 
 def positions(message: Jt808Message) -> tuple[Fix, ...]:
@@ -93,6 +103,11 @@ class Jt808Decoder:
     ``jimi_extensions``: decode the Jimi 0xE8/0xEB additional items (else kept raw).
     ``strict_additional_items``: reject a location whose additional items end in a truncated
     item; by default the fix is kept and the tail lands in ``Location.trailing``.
+    ``native`` (default): decode the plain 0x0200 frames (2013 header, standard additional
+    items, Jimi items through their Python decoder) in the C extension when it is built
+    (:mod:`trackstream_protocols.native`), into the same objects; every other frame, and every
+    error, is the Python code's. ``native=False``
+    runs only the Python code, the specification the C code is tested against.
     """
 
     def __init__(
@@ -102,15 +117,28 @@ class Jt808Decoder:
         strict_body_length: bool = True,
         jimi_extensions: bool = True,
         strict_additional_items: bool = False,
+        native: bool = True,
     ) -> None:
         self.device_tz = device_tz
         self.strict_body_length = strict_body_length
         self.jimi_extensions = jimi_extensions
         self.strict_additional_items = strict_additional_items
+        self._native_decode = extension.jt808_decode if native and extension is not None else None
 
     def decode(self, frame: Jt808Frame) -> Jt808Packet:
         """Decode one frame. A package of a sub-packaged message decodes to
         :class:`SubPackage`; feed it to a reassembler, then :meth:`decode_body` the result."""
+        native_decode = self._native_decode
+        if native_decode is not None:
+            packet = native_decode(
+                frame,
+                self.device_tz,
+                self.strict_body_length,
+                self.jimi_extensions,
+                self.strict_additional_items,
+            )
+            if packet is not None:
+                return cast(Jt808Packet, packet)
         header, body = parse_header(frame.content)
         if len(body) != header.body_length and self.strict_body_length:
             raise ProtocolError(

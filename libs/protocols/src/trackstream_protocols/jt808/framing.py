@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from trackstream_protocols.crc import xor_checksum
 from trackstream_protocols.errors import FrameTooLarge, ProtocolError
+from trackstream_protocols.native import extension
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -113,15 +114,24 @@ class Jt808FrameSplitter:
     Memory is bounded: at most ``max_frame_size`` escaped bytes are buffered. A frame that
     grows past it is discarded up to the next 0x7E and reported by raising
     :class:`Jt808FrameTooLarge` at the end of that :meth:`feed` call.
+
+    With ``native`` (the default) the common case, whole frames between two 0x7E of one read,
+    runs in the C extension when it is built (:mod:`trackstream_protocols.native`);
+    ``native=False`` runs the Python code, the specification the C code is tested against.
     """
 
     def __init__(
-        self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, *, keep_bad_checksum: bool = False
+        self,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        *,
+        keep_bad_checksum: bool = False,
+        native: bool = True,
     ) -> None:
         if max_frame_size < MIN_CONTENT_SIZE + 1:
             raise ProtocolError(f"max_frame_size must be at least {MIN_CONTENT_SIZE + 1}")
         self.max_frame_size = max_frame_size
         self.keep_bad_checksum = keep_bad_checksum
+        self._native_split = extension.jt808_split if native and extension is not None else None
         self._buffer = bytearray()
         self._synced = False  # a 0x7E has been seen, so the buffer holds a frame's start
         self._discarding = False  # skipping an oversized frame until the next 0x7E
@@ -146,8 +156,22 @@ class Jt808FrameSplitter:
         oversized = False
         buffer = self._buffer
         max_size = self.max_frame_size
+        native_split = self._native_split
         pos, end = 0, len(data)
         while pos < end:
+            if native_split is not None and self._synced and not self._discarding and not buffer:
+                # the common case below, every whole frame up to the last 0x7E of data, in C
+                pos, garbage, bad, too_large = native_split(
+                    data, pos, max_size, self.keep_bad_checksum, frames
+                )
+                self.garbage_bytes += garbage
+                self.bad_checksum_frames += bad
+                if too_large:
+                    self.oversized_frames += too_large
+                    oversized = True
+                if pos >= end:
+                    break
+                # what is left holds no 0x7E: it is buffered below
             flag_at = data.find(FLAG, pos)
             if flag_at >= 0 and self._synced and not self._discarding and not buffer:
                 # the common case: a whole frame between two flags of this read, no copying
