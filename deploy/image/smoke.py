@@ -82,7 +82,19 @@ def geocoding_dataset() -> list[str]:
 
 
 #: per image: the data it loads at start, checked where the image has it
-DATA_CHECKS: dict[str, Callable[[], list[str]]] = {"geocoding": geocoding_dataset}
+def native_codec() -> list[str]:
+    """The ingest image runs the protocols' C hot path (compiled in the build stage)."""
+    from trackstream_protocols import native
+
+    if native.CODEC != "native":
+        return [f"ingest: the protocol codec is {native.CODEC}: {native.UNAVAILABLE_REASON}"]
+    return []
+
+
+DATA_CHECKS: dict[str, Callable[[], list[str]]] = {
+    "geocoding": geocoding_dataset,
+    "ingest": native_codec,
+}
 
 
 def load_provision() -> ModuleType:

@@ -31,6 +31,7 @@ from ingest.protocols.gt06 import Gt06Adapter
 from ingest.protocols.jt808 import Jt808Adapter
 from trackstream.tracking.v1 import fix_pb2
 from trackstream_kafka import EventPublisher
+from trackstream_protocols import native
 from trackstream_s3 import make_client
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> IngestApp:
     clock = clock or SystemClock()
+    # "native" (the C hot path of trackstream_protocols) or "python", with the reason
+    log.info("protocol codec", extra={"codec": native.CODEC, "reason": native.UNAVAILABLE_REASON})
     publisher = publisher or EventPublisher.create(settings.kafka, source="/ingest")
     directory = directory if directory is not None else KafkaDirectory(settings.kafka)
     media = media or S3MediaStore(make_client(settings.s3), MEDIA_BUCKET)
