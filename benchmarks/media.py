@@ -4,8 +4,9 @@ on Kafka acks=all), the service in its own process, against a raw minio ``put_ob
 the same data, same object store, same concurrency. Nine rounds alternate (raw, service, ...),
 after an untimed warm-up round on each side (connection pools, worker threads, prepared
 statements); the ratio is the median of each service round against the raw round just before
-it (a shared machine's load swings a round threefold; pairs see the same moment). A run writes
-about 230 MB and deletes it again; SeaweedFS reclaims deleted bytes only when it vacuums (every
+it (a shared machine's load swings a round threefold; pairs see the same moment). A round is 24
+files (about half a second on each side): with 12, one stall of the store or the machine decided
+a round. A run writes about 460 MB and deletes it again; SeaweedFS reclaims deleted bytes only when it vacuums (every
 15 minutes by default)."""
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from trackstream_s3 import S3Settings, make_client
 TARGET = 0.7
 BUCKET = "trackstream-media"
 FILE_BYTES = 1024 * 1024
-FILES = 12
+FILES = 24
 CONCURRENCY = 4
 ROUNDS = 9
 BOUNDARY = "media-bench-boundary"
