@@ -6,8 +6,8 @@ after an untimed warm-up round on each side (connection pools, worker threads, p
 statements); the ratio is the median of each service round against the raw round just before
 it (a shared machine's load swings a round threefold; pairs see the same moment). A round is 24
 files (about half a second on each side): with 12, one stall of the store or the machine decided
-a round. A run writes about 460 MB and deletes it again; SeaweedFS reclaims deleted bytes only when it vacuums (every
-15 minutes by default)."""
+a round. A run writes about 460 MB and deletes it again; SeaweedFS reclaims deleted bytes only
+when it vacuums (every 15 minutes by default)."""
 
 from __future__ import annotations
 
