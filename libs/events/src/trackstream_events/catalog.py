@@ -10,6 +10,10 @@ Erasure classes (docs/architecture.md, "Erasure plan"):
 * ``B``: delete policy with short retention; erased by expiry (bound: retention + segment roll),
   while the long-term copy lives in a store the privacy service erases directly.
 * ``C``: internal (dead letters); follows the class of the topic it serves.
+
+A ``sealed`` topic carries its personal fields (LOCATION, BEHAVIOURAL, IDENTIFYING) encrypted
+under the subject's data key (``trackstream_kafka.sealing``): destroying the key at erasure makes
+every copy unreadable at once, long before retention removes the records.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class Topic:
     description: str
     #: segment roll; with retention it bounds how long an expired record can still be read
     segment_ms: int = HOUR_MS
+    #: personal fields sealed under the subject's data key (crypto-shredding; the key is the
+    #: subject: a pseudonymous device or account id)
+    sealed: bool = False
 
     @property
     def dlq(self) -> Topic:
@@ -78,6 +85,8 @@ class Topic:
             erasure=ErasureClass.INTERNAL,
             description=f"poison messages of {self.name}, with the reason in headers",
             segment_ms=self.segment_ms,
+            # dead letters keep the original headers: a sealed record stays sealed
+            sealed=self.sealed,
         )
 
     @property
@@ -123,6 +132,7 @@ def _device_stream(
     *,
     owner: str = "ingest",
     partitions: int = 3,
+    sealed: bool = False,
 ) -> Topic:
     """A tracking stream keyed by device: delete policy, 72 h, erased by expiry (class B)."""
     return Topic(
@@ -136,6 +146,7 @@ def _device_stream(
         personal_data=personal_data,
         erasure=ErasureClass.RETENTION,
         description=description,
+        sealed=sealed,
     )
 
 
@@ -147,6 +158,7 @@ TOPICS: tuple[Topic, ...] = (
         PersonalData.LOCATION,
         "every position a device reported, in device order",
         partitions=6,
+        sealed=True,
     ),
     _device_stream(
         "tracking.device-sessions.v1",

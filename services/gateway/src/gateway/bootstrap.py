@@ -33,7 +33,9 @@ from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_regist
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
 from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as privacy_grpc
+from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ class Gateway:
     #: False in unit tests: the directory is seeded directly, nothing is read from Kafka
     kafka: bool = True
     owns_publisher: bool = True
+    #: the key store (sealed events of the live feed); None without Kafka
+    cassandra: CassandraStore | None = None
+    data_keys: DataKeys | None = None
     http_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -106,6 +111,7 @@ class Gateway:
                         stopping,
                         live_started,
                         client_id=f"gateway-live-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
@@ -187,6 +193,8 @@ class Gateway:
                 await self.context.publisher.stop()  # type: ignore[attr-defined]
             for channel in self.channels:
                 await channel.close()
+            if self.cassandra is not None:
+                self.cassandra.close()
 
 
 def bootstrap(
@@ -254,9 +262,16 @@ def bootstrap(
             on_change=feed.api_key,  # type: ignore[arg-type]
         ),
     ]
+    cassandra = (
+        CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+        if kafka
+        else None
+    )
     return Gateway(
         settings=settings,
         context=context,
+        cassandra=cassandra,
+        data_keys=DataKeys(CassandraDataKeyStore(cassandra)) if cassandra else None,
         app=create_app(context),
         channels=[
             identity_channel,

@@ -23,9 +23,11 @@ from geocoding.erasure import GeocodingErasure
 from geocoding.handlers import PositionGeocoder
 from geocoding.ports import Provider
 from geocoding.resolver import GuardedProvider, Resolver
+from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class GeocodingApp:
     publisher: EventPublisher
     http: httpx.AsyncClient | None
     erasure: GeocodingErasure
+    #: the key store's session (sealed fields)
+    cassandra: CassandraStore
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -53,6 +57,7 @@ class GeocodingApp:
             batch_handler=self.geocoder.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
+            data_keys=self.publisher.data_keys,
         )
         # the anchors live in this process's memory: every process reads the orders in a group
         # of its own, from the moment it starts (before that it held nothing)
@@ -70,6 +75,7 @@ class GeocodingApp:
             server, self.grpc_port = await serve_grpc(self.resolver, s.grpc_host, s.grpc_port)
         except BaseException:
             await self.publisher.stop()
+            self.cassandra.close()
             raise
         tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(participant.run())]
         self.ready.set()
@@ -90,6 +96,7 @@ class GeocodingApp:
             await self.publisher.stop()
             if self.http is not None:
                 await self.http.aclose()
+            self.cassandra.close()
 
 
 def provider_of(settings: GeocodingSettings, http: httpx.AsyncClient) -> Provider:
@@ -131,7 +138,11 @@ def bootstrap(settings: GeocodingSettings, *, index: OfflineIndex | None = None)
         cache_size=settings.cache_size,
         provider=guarded,
     )
-    publisher = EventPublisher.create(settings.kafka, source="/geocoding")
+    cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+    # one key cache for the positions it opens and the addresses it seals
+    publisher = EventPublisher.create(
+        settings.kafka, source="/geocoding", data_keys=DataKeys(CassandraDataKeyStore(cassandra))
+    )
     movement = MovementFilter(settings.move_threshold_m, max_devices=settings.max_devices)
     geocoder = PositionGeocoder(
         resolver=resolver,
@@ -145,4 +156,5 @@ def bootstrap(settings: GeocodingSettings, *, index: OfflineIndex | None = None)
         publisher=publisher,
         http=http,
         erasure=GeocodingErasure(movement),
+        cassandra=cassandra,
     )
