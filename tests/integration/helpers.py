@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from google.protobuf.message import Message
 
 from trackstream.privacy.v1.erasure_pb2 import (
     ErasureAcknowledged,
@@ -14,10 +16,19 @@ from trackstream.privacy.v1.erasure_pb2 import (
     StoreErased,
     SubjectKind,
 )
+from trackstream_cassandra import CassandraSettings, CassandraStore, connect
 from trackstream_kafka import admin
 from trackstream_kafka.erasure import Erase, ErasureParticipant
 from trackstream_kafka.publisher import EventPublisher
+from trackstream_kafka.sealing import (
+    CassandraDataKeyStore,
+    DataKeys,
+    keys_for_records,
+    open_record,
+)
 from trackstream_kafka.settings import KafkaSettings
+
+_M = TypeVar("_M", bound=Message)
 
 #: the make_topic fixture: creates a unique topic (and its .dlq) and returns its name
 MakeTopic = Callable[..., Awaitable[str]]
@@ -53,6 +64,27 @@ async def read_all(
         return records
     finally:
         await consumer.stop()
+
+
+async def open_records(
+    records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
+) -> list[_M]:
+    """The events of raw records as a consumer gets them: sealed fields opened with the data
+    keys in the local Cassandra (``trackstream_kafka.sealing``). A record whose key is gone
+    raises ``Shredded``."""
+    settings = CassandraSettings()
+    store = CassandraStore(connect(settings, keyspace=settings.keyspace))
+    try:
+        data_keys = DataKeys(CassandraDataKeyStore(store))
+        keys = await keys_for_records(data_keys, [records])
+        events = []
+        for record in records:
+            event = message_type.FromString(record.value)
+            open_record(event, record, dict(record.headers)["ce_id"].decode(), keys, data_keys)
+            events.append(event)
+        return events
+    finally:
+        store.close()
 
 
 async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartition, int]:

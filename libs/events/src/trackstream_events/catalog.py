@@ -171,18 +171,21 @@ TOPICS: tuple[Topic, ...] = (
         ("DeviceStatusReported",),
         PersonalData.BEHAVIOURAL,
         "heartbeats and status: power, signal, ignition",
+        sealed=True,
     ),
     _device_stream(
         "tracking.device-alarms.v1",
         ("DeviceAlarmReported",),
         PersonalData.LOCATION,
         "alarms raised by devices themselves (SOS, power cut, ...)",
+        sealed=True,
     ),
     _device_stream(
         "tracking.media.v1",
         ("MediaUploaded",),
         PersonalData.LOCATION,
         "pictures and videos devices uploaded (bytes in trackstream-media)",
+        sealed=True,
     ),
     Topic(
         name="tracking.quarantine.v1",
@@ -268,6 +271,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="the address of each position, in device order (history stores it)",
+        sealed=True,
     ),
     Topic(
         name="alarm.alarms.v1",
@@ -280,6 +284,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="every alarm once, with a stable id (device and platform alarms)",
+        sealed=True,
     ),
     Topic(
         name="alarm.geofences.v1",
