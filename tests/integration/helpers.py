@@ -66,25 +66,41 @@ async def read_all(
         await consumer.stop()
 
 
-async def open_records(
-    records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
-) -> list[_M]:
-    """The events of raw records as a consumer gets them: sealed fields opened with the data
-    keys in the local Cassandra (``trackstream_kafka.sealing``). A record whose key is gone
-    raises ``Shredded``."""
-    settings = CassandraSettings()
-    store = CassandraStore(connect(settings, keyspace=settings.keyspace))
-    try:
-        data_keys = DataKeys(CassandraDataKeyStore(store))
-        keys = await keys_for_records(data_keys, [records])
+class SealedRecords:
+    """Opens raw records as a consumer gets them: sealed fields opened with the data keys in
+    the local Cassandra (``trackstream_kafka.sealing``). One Cassandra session; ``close()``."""
+
+    def __init__(self) -> None:
+        settings = CassandraSettings()
+        self._store = CassandraStore(connect(settings, keyspace=settings.keyspace))
+        self.data_keys = DataKeys(CassandraDataKeyStore(self._store))
+
+    async def events(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
+    ) -> list[_M]:
+        """The events of ``records`` (a record whose key is gone raises ``Shredded``)."""
+        keys = await keys_for_records(self.data_keys, [records])
         events = []
         for record in records:
             event = message_type.FromString(record.value)
-            open_record(event, record, dict(record.headers)["ce_id"].decode(), keys, data_keys)
+            ce_id = dict(record.headers)["ce_id"].decode()
+            open_record(event, record, ce_id, keys, self.data_keys)
             events.append(event)
         return events
+
+    def close(self) -> None:
+        self._store.close()
+
+
+async def open_records(
+    records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
+) -> list[_M]:
+    """:meth:`SealedRecords.events` once."""
+    sealed = SealedRecords()
+    try:
+        return await sealed.events(records, message_type)
     finally:
-        store.close()
+        sealed.close()
 
 
 async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartition, int]:

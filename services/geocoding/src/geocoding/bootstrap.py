@@ -42,13 +42,18 @@ class GeocodingApp:
     publisher: EventPublisher
     http: httpx.AsyncClient | None
     erasure: GeocodingErasure
-    #: the key store's session (sealed fields)
-    cassandra: CassandraStore
+    #: the key store's session (sealed fields), connected when the app runs
+    cassandra: CassandraStore | None = None
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
+        # the data keys that open positions and seal addresses (one cache for both)
+        self.cassandra = CassandraStore(
+            await asyncio.to_thread(connect, s.cassandra, keyspace=s.cassandra.keyspace)
+        )
+        self.publisher.data_keys = DataKeys(CassandraDataKeyStore(self.cassandra))
         await self.publisher.start()
         consumer = EventConsumer(
             settings=s.kafka,
@@ -138,11 +143,7 @@ def bootstrap(settings: GeocodingSettings, *, index: OfflineIndex | None = None)
         cache_size=settings.cache_size,
         provider=guarded,
     )
-    cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
-    # one key cache for the positions it opens and the addresses it seals
-    publisher = EventPublisher.create(
-        settings.kafka, source="/geocoding", data_keys=DataKeys(CassandraDataKeyStore(cassandra))
-    )
+    publisher = EventPublisher.create(settings.kafka, source="/geocoding")
     movement = MovementFilter(settings.move_threshold_m, max_devices=settings.max_devices)
     geocoder = PositionGeocoder(
         resolver=resolver,
@@ -156,5 +157,4 @@ def bootstrap(settings: GeocodingSettings, *, index: OfflineIndex | None = None)
         publisher=publisher,
         http=http,
         erasure=GeocodingErasure(movement),
-        cassandra=cassandra,
     )
