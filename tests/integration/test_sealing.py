@@ -178,6 +178,7 @@ async def _replay(
     task = asyncio.create_task(consumer.run())
     try:
         end = (await read_all(settings, topic))[-1].offset + 1
+        await consumer.positions()  # assigned
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
         while loop.time() < deadline:
@@ -193,3 +194,38 @@ async def _replay(
         await dead_letters.stop()
     assert len(handled) == expect, [e.key for e in handled]
     return handled
+
+
+async def test_a_tampered_or_moved_sealed_header_is_dead_lettered_never_handed_over(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic, keyspace_store: CassandraStore
+) -> None:
+    topic, other_topic = await make_topic(), await make_topic()
+    sealed_here = {topic, other_topic}
+
+    def keys() -> DataKeys:
+        return DataKeys(CassandraDataKeyStore(keyspace_store), seals=sealed_here.__contains__)
+
+    device = f"dev-{uuid.uuid4()}"
+    publisher = EventPublisher.create(kafka_settings, source="/tests/sealing", data_keys=keys())
+    await publisher.start()
+    try:
+        await publisher.publish(topic, _position(device, 1), key=device)
+        [original] = await read_all(kafka_settings, topic)
+        headers = list(original.headers)
+        flipped = [
+            (n, v[:-1] + bytes([v[-1] ^ 1]) if n == SEALED_HEADER else v) for n, v in headers
+        ]
+        # a bit flipped in the ciphertext, and the intact record copied to another topic
+        await publisher.publish_raw(topic, key=original.key, value=original.value, headers=flipped)
+        await publisher.publish_raw(
+            other_topic, key=original.key, value=original.value, headers=headers
+        )
+    finally:
+        await publisher.stop()
+    handled = await _replay(kafka_settings, topic, keys(), expect=1)
+    assert handled[0].offset == original.offset  # the intact one only
+    assert await _replay(kafka_settings, other_topic, keys(), expect=0) == []
+    for name in (topic, other_topic):
+        [dead] = await read_all(kafka_settings, f"{name}.dlq")
+        reason = dict(dead.headers)["dlq_reason"].decode()
+        assert "does not authenticate" in reason, reason
