@@ -109,7 +109,6 @@ NOT_SEALED = {
     "tracking.quarantine.v1": "keyed by an identifier HMAC: no subject key an erasure destroys",
     "tracking.commands.v1": "ingest and the gateway decode it themselves (not yet routed)",
     "tracking.command-results.v1": "the same",
-    "notification.inbox.v1": "the gateway's inbox feed decodes it itself (not yet routed)",
 }
 
 

@@ -346,6 +346,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="new in-app notifications per account, for the gateway's WebSocket",
+        sealed=True,
     ),
     Topic(
         name="privacy.erasure-requests.v1",

@@ -138,6 +138,7 @@ class Gateway:
                         stopping,
                         inbox_started,
                         client_id=f"gateway-inbox-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
