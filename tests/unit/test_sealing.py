@@ -107,8 +107,6 @@ def test_another_key_does_not_open_even_with_the_same_key_id() -> None:
 #: "Sealed fields"); a new such topic fails the test below until it is sealed or listed here
 NOT_SEALED = {
     "tracking.quarantine.v1": "keyed by an identifier HMAC: no subject key an erasure destroys",
-    "tracking.commands.v1": "ingest and the gateway decode it themselves (not yet routed)",
-    "tracking.command-results.v1": "the same",
 }
 
 

@@ -253,12 +253,14 @@ TOPICS: tuple[Topic, ...] = (
         PersonalData.BEHAVIOURAL,
         "commands to deliver to devices",
         owner="gateway",
+        sealed=True,
     ),
     _device_stream(
         "tracking.command-results.v1",
         ("CommandResult",),
         PersonalData.BEHAVIOURAL,
         "what became of each command",
+        sealed=True,
     ),
     Topic(
         name="geocoding.addresses.v1",

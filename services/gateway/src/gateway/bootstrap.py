@@ -124,6 +124,7 @@ class Gateway:
                         commands_started,
                         lookback_s=s.command_lookback_s,
                         client_id=f"gateway-commands-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
@@ -203,6 +204,13 @@ def bootstrap(
 ) -> Gateway:
     """Call inside the running event loop (gRPC channels belong to it)."""
     directory = Directory()
+    # the data keys (Cassandra): the live feeds open sealed events, commands are sealed
+    cassandra = (
+        CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+        if kafka
+        else None
+    )
+    data_keys = DataKeys(CassandraDataKeyStore(cassandra)) if cassandra else None
     identity_channel = grpc.aio.insecure_channel(settings.identity_address)
     history_channel = grpc.aio.insecure_channel(settings.history_address)
     geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
@@ -226,7 +234,8 @@ def bootstrap(
         notifications=NotificationBackend(
             notification_channel, timeout_s=settings.backend_timeout_s
         ),
-        publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
+        publisher=publisher
+        or EventPublisher.create(settings.kafka, source="/gateway", data_keys=data_keys),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
@@ -263,16 +272,11 @@ def bootstrap(
             on_change=feed.api_key,  # type: ignore[arg-type]
         ),
     ]
-    cassandra = (
-        CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
-        if kafka
-        else None
-    )
     return Gateway(
         settings=settings,
         context=context,
         cassandra=cassandra,
-        data_keys=DataKeys(CassandraDataKeyStore(cassandra)) if cassandra else None,
+        data_keys=data_keys,
         app=create_app(context),
         channels=[
             identity_channel,

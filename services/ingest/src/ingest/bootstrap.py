@@ -102,17 +102,14 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> IngestApp:
     clock = clock or SystemClock()
-    cassandra = None
+    cassandra, data_keys = None, None
     if publisher is None:
         # positions are sealed under each device's data key (trackstream_kafka.sealing)
         cassandra = CassandraStore(
             connect(settings.cassandra, keyspace=settings.cassandra.keyspace)
         )
-        publisher = EventPublisher.create(
-            settings.kafka,
-            source="/ingest",
-            data_keys=DataKeys(CassandraDataKeyStore(cassandra)),
-        )
+        data_keys = DataKeys(CassandraDataKeyStore(cassandra))
+        publisher = EventPublisher.create(settings.kafka, source="/ingest", data_keys=data_keys)
     directory = directory if directory is not None else KafkaDirectory(settings.kafka)
     media = media or S3MediaStore(make_client(settings.s3), MEDIA_BUCKET)
     key = settings.identifier_key.get_secret_value().encode()
@@ -139,6 +136,7 @@ def bootstrap(
         publisher=publisher,
         clock=clock,
         default_ttl_s=settings.command_ttl_s,
+        data_keys=data_keys,
     )
     options = ServerOptions(
         idle_timeout_s=settings.idle_timeout_s,
