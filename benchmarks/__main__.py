@@ -15,6 +15,7 @@ from benchmarks import (
     ingest_pipeline,
     media,
     notification,
+    sealing,
 )
 from benchmarks.common import save
 
@@ -32,6 +33,7 @@ def main() -> int:
         alarm,
         media,
         notification,
+        sealing,
     ):
         result = bench.run()
         print(result.line(), flush=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from google.protobuf.message import Message
 
 from trackstream.privacy.v1.erasure_pb2 import (
     ErasureAcknowledged,
@@ -14,10 +16,19 @@ from trackstream.privacy.v1.erasure_pb2 import (
     StoreErased,
     SubjectKind,
 )
+from trackstream_cassandra import CassandraSettings, CassandraStore, connect
 from trackstream_kafka import admin
 from trackstream_kafka.erasure import Erase, ErasureParticipant
 from trackstream_kafka.publisher import EventPublisher
+from trackstream_kafka.sealing import (
+    CassandraDataKeyStore,
+    DataKeys,
+    keys_for_records,
+    open_record,
+)
 from trackstream_kafka.settings import KafkaSettings
+
+_M = TypeVar("_M", bound=Message)
 
 #: the make_topic fixture: creates a unique topic (and its .dlq) and returns its name
 MakeTopic = Callable[..., Awaitable[str]]
@@ -53,6 +64,43 @@ async def read_all(
         return records
     finally:
         await consumer.stop()
+
+
+class SealedRecords:
+    """Opens raw records as a consumer gets them: sealed fields opened with the data keys in
+    the local Cassandra (``trackstream_kafka.sealing``). One Cassandra session; ``close()``."""
+
+    def __init__(self) -> None:
+        settings = CassandraSettings()
+        self._store = CassandraStore(connect(settings, keyspace=settings.keyspace))
+        self.data_keys = DataKeys(CassandraDataKeyStore(self._store))
+
+    async def events(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
+    ) -> list[_M]:
+        """The events of ``records`` (a record whose key is gone raises ``Shredded``)."""
+        keys = await keys_for_records(self.data_keys, [records])
+        events = []
+        for record in records:
+            event = message_type.FromString(record.value)
+            ce_id = dict(record.headers)["ce_id"].decode()
+            open_record(event, record, ce_id, keys, self.data_keys)
+            events.append(event)
+        return events
+
+    def close(self) -> None:
+        self._store.close()
+
+
+async def open_records(
+    records: Sequence[ConsumerRecord[bytes, bytes]], message_type: type[_M]
+) -> list[_M]:
+    """:meth:`SealedRecords.events` once."""
+    sealed = SealedRecords()
+    try:
+        return await sealed.events(records, message_type)
+    finally:
+        sealed.close()
 
 
 async def end_offsets(settings: KafkaSettings, *topics: str) -> dict[TopicPartition, int]:

@@ -10,6 +10,10 @@ Erasure classes (docs/architecture.md, "Erasure plan"):
 * ``B``: delete policy with short retention; erased by expiry (bound: retention + segment roll),
   while the long-term copy lives in a store the privacy service erases directly.
 * ``C``: internal (dead letters); follows the class of the topic it serves.
+
+A ``sealed`` topic carries its personal fields (LOCATION, BEHAVIOURAL, IDENTIFYING) encrypted
+under the subject's data key (``trackstream_kafka.sealing``): destroying the key at erasure makes
+every copy unreadable at once, long before retention removes the records.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class Topic:
     description: str
     #: segment roll; with retention it bounds how long an expired record can still be read
     segment_ms: int = HOUR_MS
+    #: personal fields sealed under the subject's data key (crypto-shredding; the key is the
+    #: subject: a pseudonymous device or account id)
+    sealed: bool = False
 
     @property
     def dlq(self) -> Topic:
@@ -78,6 +85,8 @@ class Topic:
             erasure=ErasureClass.INTERNAL,
             description=f"poison messages of {self.name}, with the reason in headers",
             segment_ms=self.segment_ms,
+            # dead letters keep the original headers: a sealed record stays sealed
+            sealed=self.sealed,
         )
 
     @property
@@ -132,6 +141,7 @@ def _device_stream(
     *,
     owner: str = "ingest",
     partitions: int = 3,
+    sealed: bool = False,
 ) -> Topic:
     """A tracking stream keyed by device: delete policy, 72 h, erased by expiry (class B)."""
     return Topic(
@@ -145,6 +155,7 @@ def _device_stream(
         personal_data=personal_data,
         erasure=ErasureClass.RETENTION,
         description=description,
+        sealed=sealed,
     )
 
 
@@ -156,6 +167,7 @@ TOPICS: tuple[Topic, ...] = (
         PersonalData.LOCATION,
         "every position a device reported, in device order",
         partitions=6,
+        sealed=True,
     ),
     _device_stream(
         "tracking.device-sessions.v1",
@@ -168,18 +180,21 @@ TOPICS: tuple[Topic, ...] = (
         ("DeviceStatusReported",),
         PersonalData.BEHAVIOURAL,
         "heartbeats and status: power, signal, ignition",
+        sealed=True,
     ),
     _device_stream(
         "tracking.device-alarms.v1",
         ("DeviceAlarmReported",),
         PersonalData.LOCATION,
         "alarms raised by devices themselves (SOS, power cut, ...)",
+        sealed=True,
     ),
     _device_stream(
         "tracking.media.v1",
         ("MediaUploaded",),
         PersonalData.LOCATION,
         "pictures and videos devices uploaded (bytes in trackstream-media)",
+        sealed=True,
     ),
     Topic(
         name="tracking.quarantine.v1",
@@ -247,12 +262,14 @@ TOPICS: tuple[Topic, ...] = (
         PersonalData.BEHAVIOURAL,
         "commands to deliver to devices",
         owner="gateway",
+        sealed=True,
     ),
     _device_stream(
         "tracking.command-results.v1",
         ("CommandResult",),
         PersonalData.BEHAVIOURAL,
         "what became of each command",
+        sealed=True,
     ),
     Topic(
         name="geocoding.addresses.v1",
@@ -265,6 +282,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="the address of each position, in device order (history stores it)",
+        sealed=True,
     ),
     Topic(
         name="alarm.alarms.v1",
@@ -277,6 +295,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="every alarm once, with a stable id (device and platform alarms)",
+        sealed=True,
     ),
     Topic(
         name="alarm.geofences.v1",
@@ -338,6 +357,7 @@ TOPICS: tuple[Topic, ...] = (
         personal_data=PersonalData.LOCATION,
         erasure=ErasureClass.RETENTION,
         description="new in-app notifications per account, for the gateway's WebSocket",
+        sealed=True,
     ),
     Topic(
         name="privacy.erasure-requests.v1",

@@ -25,6 +25,12 @@ class EventRegistry:
     def __contains__(self, type_name: str) -> bool:
         return type_name in self._by_name
 
+    def message_type(self, type_name: str) -> type[Message]:
+        try:
+            return self._by_name[type_name]
+        except KeyError:
+            raise UnknownEventType(type_name) from None
+
     def decode(self, type_name: str, data: bytes) -> Message:
         try:
             message_type = self._by_name[type_name]

@@ -20,6 +20,14 @@ batch; any other error makes the loop hand the records over one by one, so only 
 is dead-lettered. ``stop()`` lets the batch
 in hand finish and commits it before the consumer leaves the group.
 
+Sealed records (``trackstream_kafka.sealing``) are opened here, before any handler sees them:
+the consumer is given the process's ``data_keys`` (required when it reads a topic the catalog
+marks sealed), looks up the keys of a fetch together, and merges the sealed fields back into the
+message. A record whose key is missing or destroyed (its subject was erased) never reaches a
+handler: it is skipped and counted as ``skipped_shredded``, so a replay from offset 0 does not
+bring the subject back. A sealed header that does not authenticate is a poison message. A record
+without the header on a sealed topic (published before sealing) is handed over as it is.
+
 A stateful consumer passes a ``rebalance_listener`` (aiokafka's ``ConsumerRebalanceListener``):
 it learns which partitions it gains and loses, before records of a gained partition are handed
 over. A commit refused because the group rebalanced meanwhile is logged, not fatal: the new
@@ -35,15 +43,25 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from opentelemetry import context, trace
 
 from trackstream_events.envelope import Envelope, InvalidEnvelope
 from trackstream_events.registry import EventRegistry, UndecodableEvent, UnknownEventType
 from trackstream_kafka.publisher import EventPublisher
+from trackstream_kafka.sealing import (
+    DataKeys,
+    OpenKeys,
+    SealingError,
+    Shredded,
+    catalog_seals,
+    keys_for_records,
+    open_record,
+)
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_obs.metrics import EVENTS_CONSUMED, HANDLE_SECONDS
 from trackstream_obs.tracing import extract_context
@@ -74,6 +92,9 @@ class _PoisonMessage(Exception):
     pass
 
 
+_NO_KEYS: OpenKeys = {}
+
+
 def _skipped(record: ConsumerRecord) -> str:
     """The outcome of a record skipped undecoded: a tombstone, or a type this consumer does not
     know (the alert on the latter must not fire at every erasure)."""
@@ -95,7 +116,14 @@ class EventConsumer:
         max_retry_backoff_s: float = 10.0,
         rebalance_listener: ConsumerRebalanceListener | None = None,
         auto_offset_reset: str = "earliest",
+        data_keys: DataKeys | None = None,
     ) -> None:
+        if data_keys is None and any(catalog_seals(t) for t in topics):
+            raise ValueError(
+                f"{group_id}: {[t for t in topics if catalog_seals(t)]} are sealed: "
+                "give the consumer the process's data_keys (trackstream_kafka.sealing)"
+            )
+        self._data_keys = data_keys
         self._settings = settings
         self._group = group_id
         self._topics = topics
@@ -147,13 +175,16 @@ class EventConsumer:
                 if not batch:
                     continue
                 offsets: dict[TopicPartition, int] = {}
+                keys = await self._open_keys(batch.values())
                 if self._batch_handler is not None:
-                    await self._process_batch([r for records in batch.values() for r in records])
+                    await self._process_batch(
+                        [r for records in batch.values() for r in records], keys
+                    )
                     offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
                 else:
                     for tp, records in batch.items():
                         for record in records:
-                            await self._process(record)
+                            await self._process(record, keys)
                             offsets[tp] = record.offset + 1
                 try:
                     await self._consumer.commit(offsets)
@@ -163,19 +194,25 @@ class EventConsumer:
         finally:
             await self._consumer.stop()
 
+    async def _open_keys(self, fetched: Any) -> OpenKeys:
+        """The data keys the fetch's sealed records need, looked up together."""
+        return await keys_for_records(self._data_keys, fetched)
+
     async def _one_of_batch(self, event: ConsumedEvent) -> None:
         assert self._batch_handler is not None
         await self._batch_handler([event])
 
-    async def _process_batch(self, records: list[ConsumerRecord]) -> None:
+    async def _process_batch(self, records: list[ConsumerRecord], keys: OpenKeys) -> None:
         events: list[ConsumedEvent] = []
         handled: list[ConsumerRecord] = []
         for record in records:
             try:
-                events.append(self._decode(record))
+                events.append(self._decode(record, keys))
                 handled.append(record)
             except UnknownEventType:
                 EVENTS_CONSUMED.labels(record.topic, self._group, _skipped(record)).inc()
+            except Shredded:
+                EVENTS_CONSUMED.labels(record.topic, self._group, "skipped_shredded").inc()
             except _PoisonMessage as poison:
                 await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
         if not events:
@@ -196,7 +233,7 @@ class EventConsumer:
             except Exception:
                 # find the poison record: one by one, the usual per-record rules apply
                 for record in handled:
-                    await self._process(record)
+                    await self._process(record, keys)
                 return
             finally:
                 HANDLE_SECONDS.labels(records[0].topic, self._group).observe(
@@ -207,12 +244,15 @@ class EventConsumer:
                 EVENTS_CONSUMED.labels(topic, self._group, "handled").inc(count)
             return
 
-    async def _process(self, record: ConsumerRecord) -> None:
+    async def _process(self, record: ConsumerRecord, keys: OpenKeys = _NO_KEYS) -> None:
         topic = record.topic
         try:
-            event = self._decode(record)
+            event = self._decode(record, keys)
         except UnknownEventType:
             EVENTS_CONSUMED.labels(topic, self._group, _skipped(record)).inc()
+            return
+        except Shredded:
+            EVENTS_CONSUMED.labels(topic, self._group, "skipped_shredded").inc()
             return
         except _PoisonMessage as poison:
             await self._dead_letter(record, str(poison.__cause__ or poison), poison.__cause__)
@@ -243,20 +283,22 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(topic, self._group, "handled").inc()
             return
 
-    def _decode(self, record: ConsumerRecord) -> ConsumedEvent:
+    def _decode(self, record: ConsumerRecord, keys: OpenKeys = _NO_KEYS) -> ConsumedEvent:
         if record.value is None:  # a tombstone: compaction's business, not an event
             raise UnknownEventType("tombstone")
+        key = (record.key or b"").decode("utf-8", "replace")
         try:
             envelope = Envelope.from_headers(record.headers)
             message = self._registry.decode(envelope.type, record.value or b"")
-        except UnknownEventType:
+            open_record(message, record, envelope.id, keys, self._data_keys)
+        except (UnknownEventType, Shredded):
             raise
-        except (InvalidEnvelope, UndecodableEvent) as err:
+        except (InvalidEnvelope, UndecodableEvent, SealingError, DecodeError) as err:
             raise _PoisonMessage() from err
         return ConsumedEvent(
             envelope=envelope,
             message=message,
-            key=(record.key or b"").decode("utf-8", "replace"),
+            key=key,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,

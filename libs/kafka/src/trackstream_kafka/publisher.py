@@ -19,6 +19,7 @@ from opentelemetry import trace
 
 from trackstream_events.envelope import Envelope, uuid7
 from trackstream_events.registry import type_name
+from trackstream_kafka.sealing import SEALED_HEADER, DataKeys, SubjectShredded, seal
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_obs.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES, PUBLISH_SECONDS
 from trackstream_obs.tracing import current_traceparent, trace_this
@@ -53,6 +54,11 @@ async def _settled(ack: asyncio.Future[object]) -> object:
 class PublishError(Exception):
     """Kafka did not acknowledge the event within the delivery timeout: it may or may not be
     stored, so the caller must not acknowledge its own input (the device will retransmit)."""
+
+
+class SubjectErased(PublishError):
+    """An event for a sealed topic whose subject's data key was destroyed (the subject was
+    erased): nothing of the call was sent. A device still reporting after its erasure."""
 
 
 @dataclass(slots=True)
@@ -111,7 +117,12 @@ def make_producer(
 
 
 class EventPublisher:
-    """Publishes protobuf events with an envelope; returns once Kafka acknowledged them."""
+    """Publishes protobuf events with an envelope; returns once Kafka acknowledged them.
+
+    With ``data_keys``, events for a sealed topic (catalog ``sealed``) have their personal fields
+    sealed under their subject's key (``trackstream_kafka.sealing``); a subject whose key was
+    destroyed raises :class:`SubjectErased` (a :class:`PublishError`) and nothing is sent.
+    Every service that publishes to a sealed topic passes them (its bootstrap)."""
 
     def __init__(
         self,
@@ -119,19 +130,23 @@ class EventPublisher:
         *,
         source: str,
         partitioner: CachedPartitioner | None = None,
+        data_keys: DataKeys | None = None,
     ) -> None:
         self._producer = producer
         self._source = source
+        self.data_keys = data_keys
         #: the producer's own key partitioning (records batched here must land where ``send``
         #: would put them: Kafka's default murmur2, which any producer of ours uses)
         self._partitioner = partitioner or CachedPartitioner()
 
     @classmethod
-    def create(cls, settings: KafkaSettings, *, source: str) -> EventPublisher:
+    def create(
+        cls, settings: KafkaSettings, *, source: str, data_keys: DataKeys | None = None
+    ) -> EventPublisher:
         client_id = source.strip("/").replace("/", "-")
         partitioner = CachedPartitioner()
         producer = make_producer(settings, client_id=client_id, partitioner=partitioner)
-        return cls(producer, source=source, partitioner=partitioner)
+        return cls(producer, source=source, partitioner=partitioner, data_keys=data_keys)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -173,10 +188,36 @@ class EventPublisher:
         self, items: Sequence[Outgoing], traceparent: str | None, tracestate: str | None
     ) -> list[Envelope]:
         envelopes = [self._envelope(item, traceparent, tracestate) for item in items]
-        records: list[_Record] = [
-            (item.topic, item.key.encode(), item.event.SerializeToString(), env.to_headers())
-            for item, env in zip(items, envelopes, strict=True)
-        ]
+        keys = self.data_keys
+        sealed = [keys is not None and keys.seals(item.topic) for item in items]
+        if not any(sealed):
+            records: list[_Record] = [
+                (item.topic, item.key.encode(), item.event.SerializeToString(), env.to_headers())
+                for item, env in zip(items, envelopes, strict=True)
+            ]
+        else:
+            assert keys is not None
+            try:
+                data_keys = await keys.for_sealing(
+                    {item.key for item, seals in zip(items, sealed, strict=True) if seals}
+                )
+            except SubjectShredded as err:
+                raise SubjectErased(f"{items[0].topic}: {err}") from err
+            records = []
+            for item, env, seals in zip(items, envelopes, sealed, strict=True):
+                record_key, headers = item.key.encode(), env.to_headers()
+                if seals:
+                    value, header = seal(
+                        item.event,
+                        topic=item.topic,
+                        record_key=record_key,
+                        event_id=env.id.encode(),
+                        key=data_keys[item.key],
+                    )
+                    headers.append((SEALED_HEADER, header))
+                else:
+                    value = item.event.SerializeToString()
+                records.append((item.topic, record_key, value, headers))
         await self._send_records(records)
         return envelopes
 

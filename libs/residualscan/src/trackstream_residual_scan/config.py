@@ -22,6 +22,9 @@ class ScanSettings(BaseSettings):
     #: token ranges read at the same time
     cassandra_concurrency: int = Field(default=4, ge=1, le=64)
     cassandra_request_timeout_s: float = Field(default=60.0, gt=0)
+    #: open sealed Kafka records (``ts-sealed``) with the subjects' data keys, read from the key
+    #: store in Cassandra (the positive control finds identifiers that live only there)
+    open_sealed: bool = True
     #: a Kafka partition that makes no progress this long fails the scan
     kafka_stall_timeout_s: float = Field(default=60.0, gt=0)
     #: S3 content is streamed in chunks of this size

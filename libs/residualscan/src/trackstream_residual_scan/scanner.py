@@ -22,6 +22,7 @@ from trackstream_residual_scan.config import ScanSettings
 from trackstream_residual_scan.matcher import Matcher
 from trackstream_residual_scan.patterns import derive_patterns
 from trackstream_residual_scan.report import Hit, hits_sha256, sorted_hits
+from trackstream_residual_scan.sealed import SealedOpener
 from trackstream_residual_scan.stores.cassandra import scan_cassandra
 from trackstream_residual_scan.stores.kafka import scan_kafka
 from trackstream_residual_scan.stores.s3 import scan_s3
@@ -124,6 +125,13 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
     stores: dict[str, Any] = {}
 
     if "kafka" in request.stores:
+        # sealed records are opened with their subjects' keys, read from the key store
+        key_session = None
+        if settings.scan.open_sealed:
+            try:
+                key_session = connect(settings.cassandra, keyspace=settings.cassandra.keyspace)
+            except Exception as err:
+                errors.append(f"kafka: sealed records not opened: {type(err).__name__}: {err}")
         try:
             kafka = asyncio.run(
                 scan_kafka(
@@ -133,12 +141,16 @@ def _run_scan(request: ScanRequest, settings: StoreSettings) -> ScanResult:
                     topic_pattern=request.topic_pattern,
                     include_internal=request.include_internal_topics,
                     stall_timeout_s=settings.scan.kafka_stall_timeout_s,
+                    opener=SealedOpener(key_session) if key_session is not None else None,
                 )
             )
             hits += kafka.hits
             stores["kafka"] = kafka.as_json()
         except Exception as err:
             errors.append(f"kafka: {type(err).__name__}: {err}")
+        finally:
+            if key_session is not None:
+                key_session.cluster.shutdown()
     if "cassandra" in request.stores:
         try:
             session = connect(settings.cassandra)

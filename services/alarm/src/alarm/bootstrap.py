@@ -31,6 +31,7 @@ from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 
 REGISTRY_TOPIC = "identity.device-registry.v1"
@@ -123,6 +124,7 @@ class AlarmApp:
             dead_letters=self.publisher,
             rebalance_listener=StateRestorer(self.processor, s.kafka),
             auto_offset_reset=s.new_group_start,
+            data_keys=self.publisher.data_keys,
         )
         history_consumer = EventConsumer(
             settings=s.kafka,
@@ -131,6 +133,7 @@ class AlarmApp:
             batch_handler=HistoryWriter(self.store).handle,
             registry=default_registry(),
             dead_letters=self.publisher,
+            data_keys=self.publisher.data_keys,
         )
         api = AlarmApi(
             definitions=self.definitions,
@@ -224,7 +227,10 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
             on_change=definitions.rule_changed,
         ),
     )
-    publisher = EventPublisher.create(kafka, source="/alarm")
+    # one key cache for what the engine opens and what it seals (trackstream_kafka.sealing)
+    publisher = EventPublisher.create(
+        kafka, source="/alarm", data_keys=DataKeys(CassandraDataKeyStore(cassandra))
+    )
     processor = AlarmProcessor(
         publisher=publisher,
         definitions=definitions,

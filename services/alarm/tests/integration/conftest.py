@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from alarm.bootstrap import AlarmApp, bootstrap
 from alarm.config import AlarmSettings
-from tests.integration.helpers import start_group_at_end
+from tests.integration.helpers import SealedRecords, start_group_at_end
 from trackstream.alarm.v1 import alarm_pb2
 from trackstream.alarm.v1 import alarm_service_pb2_grpc as pb_grpc
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
@@ -105,8 +105,10 @@ class AlarmTap:
             enable_auto_commit=False,
         )
         self.alarms: list[alarm_pb2.AlarmRaised] = []
+        self._sealed: SealedRecords | None = None
 
     async def start(self) -> AlarmTap:
+        self._sealed = SealedRecords()  # alarms are sealed: opened as the consumers do
         await self._consumer.start()
         tps = [TopicPartition("alarm.alarms.v1", p) for p in range(3)]
         self._consumer.assign(tps)
@@ -117,6 +119,8 @@ class AlarmTap:
 
     async def stop(self) -> None:
         await self._consumer.stop()
+        if self._sealed is not None:
+            self._sealed.close()
 
     async def collect(
         self, device_id: str, count: int, *, within: float = 30, settle: float = 1.0
@@ -128,9 +132,9 @@ class AlarmTap:
         extra_until: float | None = None
         while True:
             batch = await self._consumer.getmany(timeout_ms=200)
+            assert self._sealed is not None
             for records in batch.values():
-                for record in records:
-                    self.alarms.append(alarm_pb2.AlarmRaised.FromString(record.value))
+                self.alarms += await self._sealed.events(records, alarm_pb2.AlarmRaised)
             mine = [a for a in self.alarms if a.device_id == device_id]
             now = loop.time()
             if len(mine) >= count and extra_until is None:

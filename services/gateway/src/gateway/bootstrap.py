@@ -33,7 +33,9 @@ from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_regist
 from trackstream.identity.v1 import identity_service_pb2_grpc as identity_grpc
 from trackstream.media.v1 import media_service_pb2_grpc as media_grpc
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as privacy_grpc
+from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ class Gateway:
     #: False in unit tests: the directory is seeded directly, nothing is read from Kafka
     kafka: bool = True
     owns_publisher: bool = True
+    #: the key store (sealed events of the live feed); None without Kafka
+    cassandra: CassandraStore | None = None
+    data_keys: DataKeys | None = None
     http_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -106,6 +111,7 @@ class Gateway:
                         stopping,
                         live_started,
                         client_id=f"gateway-live-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
@@ -118,6 +124,7 @@ class Gateway:
                         commands_started,
                         lookback_s=s.command_lookback_s,
                         client_id=f"gateway-commands-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
@@ -132,6 +139,7 @@ class Gateway:
                         stopping,
                         inbox_started,
                         client_id=f"gateway-inbox-{suffix}",
+                        data_keys=self.data_keys,
                     )
                 )
             )
@@ -187,6 +195,8 @@ class Gateway:
                 await self.context.publisher.stop()  # type: ignore[attr-defined]
             for channel in self.channels:
                 await channel.close()
+            if self.cassandra is not None:
+                self.cassandra.close()
 
 
 def bootstrap(
@@ -194,6 +204,13 @@ def bootstrap(
 ) -> Gateway:
     """Call inside the running event loop (gRPC channels belong to it)."""
     directory = Directory()
+    # the data keys (Cassandra): the live feeds open sealed events, commands are sealed
+    cassandra = (
+        CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+        if kafka
+        else None
+    )
+    data_keys = DataKeys(CassandraDataKeyStore(cassandra)) if cassandra else None
     identity_channel = grpc.aio.insecure_channel(settings.identity_address)
     history_channel = grpc.aio.insecure_channel(settings.history_address)
     geocoding_channel = grpc.aio.insecure_channel(settings.geocoding_address)
@@ -217,7 +234,8 @@ def bootstrap(
         notifications=NotificationBackend(
             notification_channel, timeout_s=settings.backend_timeout_s
         ),
-        publisher=publisher or EventPublisher.create(settings.kafka, source="/gateway"),
+        publisher=publisher
+        or EventPublisher.create(settings.kafka, source="/gateway", data_keys=data_keys),
         commands=CommandBook(settings.command_status_capacity),
         hub=hub,
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
@@ -257,6 +275,8 @@ def bootstrap(
     return Gateway(
         settings=settings,
         context=context,
+        cassandra=cassandra,
+        data_keys=data_keys,
         app=create_app(context),
         channels=[
             identity_channel,

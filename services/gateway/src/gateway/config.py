@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from trackstream_cassandra import CassandraSettings
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_servicekit import ServiceSettings
 
@@ -45,3 +46,5 @@ class GatewaySettings(ServiceSettings):
     command_ttl_s: float = 24 * 3600.0
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    #: the data keys that open sealed events for the live feed (trackstream_kafka.sealing)
+    cassandra: CassandraSettings = Field(default_factory=CassandraSettings)

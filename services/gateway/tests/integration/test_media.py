@@ -30,7 +30,7 @@ from services.gateway.tests.integration.conftest import (
     started,
 )
 from services.media.tests.integration.conftest import dashcam_sends_picture
-from tests.integration.helpers import end_offsets
+from tests.integration.helpers import SealedRecords, end_offsets
 from trackstream.identity.v1 import accounts_pb2 as apb
 from trackstream.tracking.v1 import command_pb2
 from trackstream_kafka import KafkaSettings
@@ -169,6 +169,7 @@ async def commands_after(
         bootstrap_servers=KafkaSettings().bootstrap_servers, enable_auto_commit=False
     )
     await consumer.start()
+    sealed = SealedRecords()  # commands are sealed: opened as ingest opens them
     try:
         consumer.assign(list(offsets))
         for partition, offset in offsets.items():
@@ -177,13 +178,13 @@ async def commands_after(
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
-                    for record in records:
-                        assert record.value is not None
-                        command = command_pb2.CommandRequested.FromString(record.value)
+                    assert all(r.value is not None for r in records)
+                    for command in await sealed.events(records, command_pb2.CommandRequested):
                         if command.command_id == command_id:
                             return command
     finally:
         await consumer.stop()
+        sealed.close()
 
 
 async def test_capture_on_command_becomes_a_0x8801_clip_command(stack: Stack) -> None:

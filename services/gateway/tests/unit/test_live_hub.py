@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.adapters.live import LIVE_TOPICS, LiveHub, message_of
@@ -105,3 +106,53 @@ def test_platform_alarms_stream_as_alarms_with_their_origin() -> None:
     )
     found = message_of("trackstream.tracking.v1.DeviceAlarmReported", device.SerializeToString())
     assert found is not None and found[1]["origin"] == "device" and found[1]["type"] == "alarm"
+
+
+async def test_a_sealed_position_is_opened_by_the_shared_opener_and_a_shredded_one_skipped() -> (
+    None
+):
+    from aiokafka import ConsumerRecord
+
+    from trackstream_events.envelope import Envelope
+    from trackstream_kafka.sealing import (
+        SEALED_HEADER,
+        DataKeys,
+        InMemoryDataKeyStore,
+        Shredded,
+        keys_for_records,
+        open_record,
+        seal,
+    )
+
+    store = InMemoryDataKeyStore()
+    keys = DataKeys(store)
+    position = position_pb2.PositionReported(
+        device_id="d1", fix=fix_pb2.Fix(latitude=41.5, longitude=29.25, valid=True)
+    )
+    envelope = Envelope(type="trackstream.tracking.v1.PositionReported", source="/t", subject="d1")
+    value, header = seal(
+        position,
+        topic="tracking.positions.v1",
+        record_key=b"d1",
+        event_id=envelope.id.encode(),
+        key=(await keys.for_sealing(["d1"]))["d1"],
+    )
+    record = ConsumerRecord(
+        topic="tracking.positions.v1", partition=0, offset=0, timestamp=0, timestamp_type=0,
+        key=b"d1", value=value, checksum=None, serialized_key_size=2,
+        serialized_value_size=len(value), headers=[*envelope.to_headers(), (SEALED_HEADER, header)],
+    )  # fmt: skip
+
+    async def live(data_keys: DataKeys) -> object:
+        wanted = await keys_for_records(data_keys, [[record]])
+        return message_of(
+            envelope.type,
+            value,
+            lambda event: open_record(event, record, envelope.id, wanted, data_keys),
+        )
+
+    found = await live(keys)
+    assert found is not None and found[1]["latitude"] == 41.5  # type: ignore[index]
+    await keys.destroy("d1")
+    with pytest.raises(Shredded):  # run_live_feed skips it (skipped_shredded)
+        await live(DataKeys(store))

@@ -23,9 +23,11 @@ from geocoding.erasure import GeocodingErasure
 from geocoding.handlers import PositionGeocoder
 from geocoding.ports import Provider
 from geocoding.resolver import GuardedProvider, Resolver
+from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +42,18 @@ class GeocodingApp:
     publisher: EventPublisher
     http: httpx.AsyncClient | None
     erasure: GeocodingErasure
+    #: the key store's session (sealed fields), connected when the app runs
+    cassandra: CassandraStore | None = None
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
+        # the data keys that open positions and seal addresses (one cache for both)
+        self.cassandra = CassandraStore(
+            await asyncio.to_thread(connect, s.cassandra, keyspace=s.cassandra.keyspace)
+        )
+        self.publisher.data_keys = DataKeys(CassandraDataKeyStore(self.cassandra))
         await self.publisher.start()
         consumer = EventConsumer(
             settings=s.kafka,
@@ -53,6 +62,7 @@ class GeocodingApp:
             batch_handler=self.geocoder.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
+            data_keys=self.publisher.data_keys,
         )
         # the anchors live in this process's memory: every process reads the orders in a group
         # of its own, from the moment it starts (before that it held nothing)
@@ -70,6 +80,7 @@ class GeocodingApp:
             server, self.grpc_port = await serve_grpc(self.resolver, s.grpc_host, s.grpc_port)
         except BaseException:
             await self.publisher.stop()
+            self.cassandra.close()
             raise
         tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(participant.run())]
         self.ready.set()
@@ -90,6 +101,7 @@ class GeocodingApp:
             await self.publisher.stop()
             if self.http is not None:
                 await self.http.aclose()
+            self.cassandra.close()
 
 
 def provider_of(settings: GeocodingSettings, http: httpx.AsyncClient) -> Provider:

@@ -5,6 +5,7 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from trackstream_cassandra import CassandraSettings
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_servicekit import ServiceSettings
 
@@ -50,6 +51,8 @@ class GeocodingSettings(ServiceSettings):
     breaker_reset_s: float = Field(default=30.0, ge=0)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    #: the data keys that open sealed positions and seal addresses (trackstream_kafka.sealing)
+    cassandra: CassandraSettings = Field(default_factory=CassandraSettings)
 
     @model_validator(mode="after")
     def _provider_needs_url(self) -> GeocodingSettings:

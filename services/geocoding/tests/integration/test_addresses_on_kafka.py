@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from services.geocoding.tests.integration.conftest import StartGeocoding, read_from
 from services.geocoding.tests.unit.conftest import position
-from tests.integration.helpers import end_offsets
+from tests.integration.helpers import end_offsets, open_records
 from trackstream.geocoding.v1.address_pb2 import AddressResolved
 from trackstream_events.envelope import Envelope
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing
@@ -59,10 +59,12 @@ async def test_positions_in_addresses_out_keyed_and_in_order_per_device(
 
     by_device: dict[str, list[AddressResolved]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
-    for record in records:
+    # addresses are sealed under the device's key: opened as a consumer opens them
+    addresses = await open_records(records, AddressResolved)
+    for record, address in zip(records, addresses, strict=True):
         envelope = Envelope.from_headers(record.headers)
         assert envelope.type == "trackstream.geocoding.v1.AddressResolved"
-        address = AddressResolved.FromString(record.value)
+        assert "ts-sealed" in dict(record.headers)
         assert record.key.decode() == address.device_id == envelope.subject
         assert address.position_event_id in position_ids
         assert envelope.causation_id == address.position_event_id

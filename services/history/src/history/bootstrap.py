@@ -17,6 +17,7 @@ from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 
 POSITIONS = "tracking.positions.v1"
@@ -34,6 +35,8 @@ class HistoryApp:
     addresses: AddressWriter
     accounts: CompactedTable[DeviceRegistered]
     erasure: HistoryErasure
+    #: opens the sealed fields of positions (trackstream_kafka.sealing)
+    data_keys: DataKeys
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -54,6 +57,7 @@ class HistoryApp:
             batch_handler=HistoryHandler(self.writer, self.addresses).handle,
             registry=default_registry(),
             dead_letters=dead_letters,
+            data_keys=self.data_keys,
         )
         await consumer.start()
         participant = ErasureParticipant(
@@ -106,6 +110,7 @@ def bootstrap(settings: HistorySettings) -> HistoryApp:
         settings=settings,
         store=store,
         cassandra=cassandra,
+        data_keys=DataKeys(CassandraDataKeyStore(cassandra)),
         health=health,
         writer=PositionWriter(store, health, retention),
         addresses=AddressWriter(store, health, retention),

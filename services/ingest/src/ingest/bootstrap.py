@@ -30,7 +30,9 @@ from ingest.ports import Clock, ManagedPublisher, MediaStore
 from ingest.protocols.gt06 import Gt06Adapter
 from ingest.protocols.jt808 import Jt808Adapter
 from trackstream.tracking.v1 import fix_pb2
+from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_protocols import native
 from trackstream_s3 import make_client
 
@@ -47,6 +49,8 @@ class IngestApp:
     connections: ConnectionRegistry
     dispatcher: CommandDispatcher
     servers: dict[str, ConnectionServer]
+    #: the key store's session (sealed topics), when this app made its own publisher
+    cassandra: CassandraStore | None = None
     #: ports actually bound (settings may ask for 0 in tests)
     ports: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -76,6 +80,8 @@ class IngestApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, 10)
             await self.publisher.stop()
+            if self.cassandra is not None:
+                self.cassandra.close()
 
 
 async def _first(wait: Coroutine[Any, Any, bool], task: asyncio.Task[None]) -> None:
@@ -99,7 +105,14 @@ def bootstrap(
     clock = clock or SystemClock()
     # "native" (the C hot path of trackstream_protocols) or "python", with the reason
     log.info("protocol codec", extra={"codec": native.CODEC, "reason": native.UNAVAILABLE_REASON})
-    publisher = publisher or EventPublisher.create(settings.kafka, source="/ingest")
+    cassandra, data_keys = None, None
+    if publisher is None:
+        # positions are sealed under each device's data key (trackstream_kafka.sealing)
+        cassandra = CassandraStore(
+            connect(settings.cassandra, keyspace=settings.cassandra.keyspace)
+        )
+        data_keys = DataKeys(CassandraDataKeyStore(cassandra))
+        publisher = EventPublisher.create(settings.kafka, source="/ingest", data_keys=data_keys)
     directory = directory if directory is not None else KafkaDirectory(settings.kafka)
     media = media or S3MediaStore(make_client(settings.s3), MEDIA_BUCKET)
     key = settings.identifier_key.get_secret_value().encode()
@@ -126,6 +139,7 @@ def bootstrap(
         publisher=publisher,
         clock=clock,
         default_ttl_s=settings.command_ttl_s,
+        data_keys=data_keys,
     )
     options = ServerOptions(
         idle_timeout_s=settings.idle_timeout_s,
@@ -177,4 +191,5 @@ def bootstrap(
         connections=connections,
         dispatcher=dispatcher,
         servers=servers,
+        cassandra=cassandra,
     )

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from trackstream_cassandra import CassandraSettings
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_s3 import S3Settings
 from trackstream_servicekit import ServiceSettings
@@ -14,7 +15,8 @@ DEV_IDENTIFIER_KEY = "trackstream-local-identifier-key-not-for-production"
 
 
 class IngestSettings(ServiceSettings):
-    """Every setting of the ingest service, from ``INGEST_*`` (plus ``KAFKA_*`` and ``S3_*``)."""
+    """Every setting of the ingest service, from ``INGEST_*`` (plus ``KAFKA_*``, ``S3_*`` and
+    ``CASSANDRA_*``: the data keys that seal positions live there)."""
 
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
 
@@ -58,3 +60,4 @@ class IngestSettings(ServiceSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
+    cassandra: CassandraSettings = Field(default_factory=CassandraSettings)

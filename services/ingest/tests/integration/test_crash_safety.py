@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from services.ingest.tests.integration.conftest import KEY, register, unique_imei
-from tests.integration.helpers import read_all
+from tests.integration.helpers import open_records, read_all
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_kafka import KafkaSettings
 from trackstream_protocols import gt06
@@ -117,7 +117,7 @@ async def test_a_crash_after_publish_before_ack_yields_the_position_exactly_once
     assert len({dict(r.headers)["ce_id"] for r in records}) == 1, "both carry the same event id"
     identities = Counter(
         (p.device_id, p.fix.fix_time.ToDatetime(tzinfo=UTC), p.origin.message_serial)
-        for p in (PositionReported.FromString(r.value) for r in records)
+        for p in await open_records(records, PositionReported)
     )
     assert identities == {(device_id, fix.fix_time, 42): 2}
     # deduplicated by (device, fix time, serial) — as history's primary key does — it is one

@@ -16,7 +16,7 @@ from services.ingest.tests.integration.conftest import (
     unique_imei,
     unique_phone,
 )
-from tests.integration.helpers import read_all
+from tests.integration.helpers import open_records, read_all
 from trackstream.tracking.v1.device_pb2 import DeviceConnected
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_kafka import KafkaSettings
@@ -111,12 +111,15 @@ async def test_fleet_events_land_in_kafka_keyed_ordered_and_complete(
     settings = KafkaSettings()
     ours = set(gt06_ids.values()) | set(jt808_ids.values())
     by_device: dict[str, list[PositionReported]] = defaultdict(list)
-    for record in await read_all(settings, "tracking.positions.v1"):
-        if record.key.decode() in ours:
-            headers = dict(record.headers)
-            assert headers["ce_type"] == b"trackstream.tracking.v1.PositionReported"
-            assert headers["ce_subject"] == record.key
-            by_device[record.key.decode()].append(PositionReported.FromString(record.value))
+    mine = [r for r in await read_all(settings, "tracking.positions.v1") if r.key.decode() in ours]
+    for record, position in zip(mine, await open_records(mine, PositionReported), strict=True):
+        headers = dict(record.headers)
+        assert headers["ce_type"] == b"trackstream.tracking.v1.PositionReported"
+        assert headers["ce_subject"] == record.key
+        # the fix is sealed under the device's data key, not in the value
+        assert "ts-sealed" in headers
+        assert not PositionReported.FromString(record.value).HasField("fix")
+        by_device[record.key.decode()].append(position)
     assert set(by_device) == ours
     for device_id, positions in by_device.items():
         lane = int(device_id.rsplit("-", 1)[1])

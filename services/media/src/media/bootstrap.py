@@ -26,6 +26,7 @@ from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_s3 import HashedPut, ensure_buckets, make_client
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class MediaService:
             handler=self.app.handle,
             registry=default_registry(),
             dead_letters=self.publisher,
+            data_keys=self.publisher.data_keys,
         )
         await consumer.start()
         participant = ErasureParticipant(
@@ -154,8 +156,11 @@ def bootstrap(settings: MediaSettings) -> MediaService:
     devices = RegistryDevices(settings.kafka, settings.identifier_key.get_secret_value().encode())
     # each upload waits for its MediaStored ack before the device gets its answer, and uploads
     # are few and large: no linger (the shared default batches many small position events)
+    # opens the sealed media uploads and alarms it reads (trackstream_kafka.sealing)
     publisher = EventPublisher.create(
-        settings.kafka.model_copy(update={"linger_ms": 0}), source="/media"
+        settings.kafka.model_copy(update={"linger_ms": 0}),
+        source="/media",
+        data_keys=DataKeys(CassandraDataKeyStore(cassandra)),
     )
     app = MediaApp(
         store=S3ObjectStore(client, settings.bucket, HashedPut(settings.s3)),

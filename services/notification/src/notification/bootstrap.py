@@ -44,6 +44,7 @@ from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 
 
@@ -86,6 +87,7 @@ class NotificationApp:
             registry=default_registry(),
             dead_letters=self.publisher,
             auto_offset_reset=s.new_group_start,
+            data_keys=self.publisher.data_keys,
         )
         await consumer.start()
         participant = ErasureParticipant(
@@ -152,7 +154,10 @@ def bootstrap(settings: NotificationSettings) -> NotificationApp:
             on_change=directory.account_changed,
         ),
     ]
-    publisher = EventPublisher.create(kafka, source="/notification")
+    # opens the sealed alarms it reads (trackstream_kafka.sealing)
+    publisher = EventPublisher.create(
+        kafka, source="/notification", data_keys=DataKeys(CassandraDataKeyStore(cassandra))
+    )
     # webhooks and push share the pool; it never limits below the channels' own bounds
     http = httpx.AsyncClient(
         timeout=settings.webhook_timeout_s,

@@ -16,6 +16,8 @@ from privacy.adapters.export_store import ExportStore
 from privacy.adapters.grpc_api import PrivacyApi, serve_grpc
 from privacy.adapters.ledger import Ledger
 from privacy.config import PrivacySettings
+from privacy.data_keys import KEYS_TABLE, KeyShredder
+from privacy.data_keys import PARTICIPANT as KEYS_PARTICIPANT
 from privacy.domain.plan import retention_topics
 from privacy.export.exporter import Exporter, devices_owned_by
 from privacy.handlers import (
@@ -34,6 +36,7 @@ from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 from trackstream_s3 import make_client
 
@@ -54,6 +57,8 @@ class PrivacyApp:
     exporter: Exporter
     exports_participant: ErasureParticipant
     collectors: ServiceCollectors
+    #: destroys erased subjects' data keys (crypto-shredding, privacy/data_keys.py)
+    keys_participant: ErasureParticipant
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -94,12 +99,14 @@ class PrivacyApp:
         )
         await consumer.start()
         await self.exports_participant.start()
+        await self.keys_participant.start()
         server, self.grpc_port = await serve_grpc(self.api, s.grpc_host, s.grpc_port)
         sweeps_stopping = asyncio.Event()
         tasks = [
             asyncio.create_task(consumer.run()),
             asyncio.create_task(self._sweeps(sweeps_stopping)),
             asyncio.create_task(self.exports_participant.run()),
+            asyncio.create_task(self.keys_participant.run()),
             asyncio.create_task(self._export_sweeps(sweeps_stopping)),
         ]
         await consumer.positions()
@@ -116,6 +123,7 @@ class PrivacyApp:
             sweeps_stopping.set()
             consumer.stop()
             self.exports_participant.stop()
+            self.keys_participant.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await server.stop(5)
@@ -184,8 +192,19 @@ def bootstrap(settings: PrivacySettings) -> PrivacyApp:
         publisher=publisher,
         group_id=settings.export_erasure_group,
     )
+    keys_participant = ErasureParticipant(
+        settings=kafka,
+        participant=KEYS_PARTICIPANT,
+        erase=KeyShredder(
+            DataKeys(CassandraDataKeyStore(cassandra)),
+            gc_grace_s=functools.partial(cassandra.gc_grace_seconds, KEYS_TABLE),
+        ).erase,
+        publisher=publisher,
+        group_id=settings.keys_erasure_group,
+    )
     return PrivacyApp(
         settings=settings,
+        keys_participant=keys_participant,
         cassandra=cassandra,
         eraser=eraser,
         api=PrivacyApi(eraser=eraser, signing_key=signing_key, exporter=exporter),

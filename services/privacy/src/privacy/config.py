@@ -58,6 +58,8 @@ class PrivacySettings(ServiceSettings):
     export_sweep_interval_s: float = Field(default=60.0, gt=0)
     #: the consumer group of the exports' erasure participant
     export_erasure_group: str = "privacy-exports-erasure"
+    #: the consumer group of the participant that destroys erased subjects' data keys
+    keys_erasure_group: str = "privacy-keys-erasure"
     s3: S3Settings = Field(default_factory=S3Settings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     cassandra: CassandraSettings = Field(default_factory=CassandraSettings)

@@ -24,6 +24,7 @@ from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.privacy.v1 import privacy_service_pb2 as pb
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
 from trackstream.privacy.v1.erasure_pb2 import (
+    ErasureAcknowledged,
     ErasureOrdered,
     ErasureRequested,
     StoreErased,
@@ -33,6 +34,7 @@ from trackstream_auth import parse_jwks
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher, KafkaSettings
 from trackstream_kafka.erasure import Erase, ErasureParticipant
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys, SubjectShredded
 
 REGISTRY = "identity.device-registry.v1"
 
@@ -110,8 +112,10 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[PrivacySettings, StandIns
         signing_key_file=tmp_path / "key.pem",
         resend_interval_s=1.0,
         sweep_interval_s=0.2,
+        keys_erasure_group=f"{tag}-keys",
     )
     await start_group_at_end(settings.kafka, tag, REQUESTS_TOPIC, ACKS_TOPIC)
+    await start_group_at_end(settings.kafka, settings.keys_erasure_group, ORDERS_TOPIC)
     publisher = EventPublisher.create(settings.kafka, source="/tests/privacy")
     await publisher.start()
     stand_ins = StandIns(settings.kafka, tag, publisher)
@@ -198,6 +202,55 @@ async def test_an_erasure_ends_with_one_verifiable_certificate_and_a_late_partic
         cassandra.close()
     assert rows[0].erasure_order is None and device_id.encode() not in rows[0].certificate
     assert request_id not in {r.request_id for r in pending}
+
+
+async def test_the_privacy_service_destroys_the_erased_devices_data_key_and_certifies_it(
+    world: tuple[PrivacySettings, StandIns, EventPublisher],
+) -> None:
+    settings, stand_ins, publisher = world
+    device_id, other = await _device(publisher), await _device(publisher)
+    cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
+    try:
+        store = CassandraDataKeyStore(cassandra)
+        keys = await DataKeys(store).for_sealing([device_id, other])  # as ingest does
+        app, stopping, task = await _start(settings)
+        try:
+            # every participant but the key shredder is a stand-in: the real one answers
+            await stand_ins.start(*[p for p in PARTICIPANT_STORES if p != "privacy-keys"])
+            request_id = str(uuid.uuid4())
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+                await pb_grpc.PrivacyServiceStub(channel).RequestErasure(
+                    ErasureRequested(
+                        request_id=request_id,
+                        subject_kind=SubjectKind.SUBJECT_KIND_DEVICE,
+                        subject_id=device_id,
+                        requested_by="admin-1",
+                    )
+                )
+            status = await _wait_done(app.grpc_port, request_id)
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, 60)
+        assert status.state == pb.ERASURE_STATE_DONE, status
+        # the acknowledgement the certificate is made of (read from Kafka: on the shared local
+        # stack another privacy instance, sharing the ledger, may sign the certificate first)
+        [shredded] = [
+            store
+            for record in await read_all(settings.kafka, ACKS_TOPIC)
+            if record.key == request_id.encode() and record.value is not None
+            for ack in [ErasureAcknowledged.FromString(record.value)]
+            if ack.participant == "privacy-keys"
+            for store in ack.stores
+        ]
+        assert shredded.store == "cassandra:subject_data_keys"
+        assert (shredded.mechanism, shredded.deleted) == ("crypto-shred", 1)
+        assert await store.get(device_id) is None
+        assert await store.is_destroyed(keys[device_id].key_id)
+        assert await store.get(other) == keys[other]  # nobody else's
+        with pytest.raises(SubjectShredded):
+            await DataKeys(store).for_sealing([device_id])
+    finally:
+        cassandra.close()
 
 
 async def test_killed_mid_erasure_the_service_resumes_from_its_ledger_with_one_certificate(

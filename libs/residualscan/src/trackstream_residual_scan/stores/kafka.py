@@ -5,6 +5,10 @@ beginning offsets and read until their position reaches the end offset noted whe
 started; records written after that are someone else's scan. Keys, values (a tombstone has none)
 and header values are searched; every fetched batch is one buffer for the matcher.
 
+A sealed record (``ts-sealed`` header) is opened with its subject's data key when an ``opener``
+is given (``trackstream_residual_scan.sealed``); the plaintext is searched as the field
+``sealed``. Without the key (after an erasure) the header is only searched as bytes.
+
 Internal topics (``__consumer_offsets``, ``__transaction_state`` and other ``__`` names) hold
 offsets and transaction states, not events; they are skipped unless asked for, and listed.
 """
@@ -23,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_residual_scan.matcher import Matcher
 from trackstream_residual_scan.report import Hit, HitCollector
+from trackstream_residual_scan.sealed import SealedOpener
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class KafkaScan:
     skipped_internal_topics: list[str]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    #: sealed records opened / left opaque (None: no opener, headers searched as bytes only)
+    sealed: dict[str, int] | None = None
 
     @property
     def records(self) -> int:
@@ -92,6 +99,7 @@ class KafkaScan:
             "mb_per_s": _rate(self.bytes / 1e6, self.seconds),
             "hits": len(self.hits),
             "notes": self.notes,
+            "sealed": self.sealed,
         }
 
 
@@ -111,6 +119,7 @@ async def scan_kafka(
     topic_pattern: str | None = None,
     include_internal: bool = False,
     stall_timeout_s: float = 60.0,
+    opener: SealedOpener | None = None,
 ) -> KafkaScan:
     """Scan ``topics`` (default: every topic of the cluster), or those matching
     ``topic_pattern`` (a regular expression searched in the name)."""
@@ -154,10 +163,16 @@ async def scan_kafka(
             extra={"topics": len(chosen), "partitions": len(partitions), "skipped": len(skipped)},
         )
         hits = HitCollector("kafka")
-        await _read(consumer, matcher, coverage, hits, stall_timeout_s)
+        await _read(consumer, matcher, coverage, hits, stall_timeout_s, opener)
     finally:
         await consumer.stop()
-    result = KafkaScan(hits.hits(), list(coverage.values()), skipped, time.monotonic() - started)
+    result = KafkaScan(
+        hits.hits(),
+        list(coverage.values()),
+        skipped,
+        time.monotonic() - started,
+        sealed=opener.counts.as_json() if opener is not None else None,
+    )
     vanished = sorted({c.topic for c in result.partitions if c.vanished})
     if vanished:
         result.notes.append(f"topics deleted while the scan ran: {vanished}")
@@ -180,6 +195,7 @@ async def _read(
     coverage: dict[TopicPartition, PartitionCoverage],
     hits: HitCollector,
     stall_timeout_s: float,
+    opener: SealedOpener | None = None,
 ) -> None:
     pending = {tp for tp, c in coverage.items() if c.end_offset > c.start_offset}
     if not pending:
@@ -215,6 +231,12 @@ async def _read(
                     c.first_offset_read = record.offset
                 c.records += 1
                 c.bytes += _record_fields(len(records), record, owners, slots, parts)
+                if opener is not None:
+                    opened = opener.open(record.topic, record.key, record.headers)
+                    if opened is not None:
+                        parts.append(opened)
+                        owners.append(len(records))
+                        slots.append(_SEALED)
                 records.append(record)
         if parts:
             for index, _offset, pattern in matcher.find_in_parts(parts):
@@ -242,8 +264,9 @@ async def _read(
             await _drop_vanished(consumer, coverage, pending)
 
 
-#: a part's slot: the key, the value, or header i's value (2 + 2i) or name (3 + 2i)
-_KEY, _VALUE, _HEADERS = 0, 1, 2
+#: a part's slot: the key, the value, or header i's value (2 + 2i) or name (3 + 2i); -1 the
+#: opened plaintext of the sealed header
+_KEY, _VALUE, _HEADERS, _SEALED = 0, 1, 2, -1
 
 
 def _record_fields(
@@ -281,6 +304,8 @@ def _field_name(record: ConsumerRecord[bytes, bytes], slot: int) -> str:
         return "key"
     if slot == _VALUE:
         return "value"
+    if slot == _SEALED:
+        return "sealed"
     name = record.headers[(slot - _HEADERS) // 2][0]
     return f"header:{name}" if (slot - _HEADERS) % 2 == 0 else f"header-name:{name}"
 

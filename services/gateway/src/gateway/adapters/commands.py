@@ -11,6 +11,7 @@ from datetime import UTC
 
 from gateway.domain.commands import STATUSES, CommandBook, CommandState
 from trackstream.tracking.v1 import command_pb2
+from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import reader_of
 
@@ -47,7 +48,10 @@ async def run_command_feed(
     *,
     lookback_s: float,
     client_id: str,
+    data_keys: DataKeys | None,
 ) -> None:
+    """Commands and results of the last ``lookback_s``, then live; sealed ones opened with
+    ``data_keys`` (an erased device's skipped)."""
     consumer = await reader_of(settings, [COMMANDS_TOPIC, RESULTS_TOPIC], client_id)
     try:
         partitions = sorted(consumer.assignment())
@@ -60,19 +64,23 @@ async def run_command_feed(
         started.set()
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+            keys = await keys_for_records(data_keys, batch.values())
             for records in batch.values():
                 for record in records:
                     if record.value is None:
                         continue
                     try:
+                        event_id = dict(record.headers).get("ce_id", b"").decode()
                         if record.topic == RESULTS_TOPIC:
-                            state = state_of_result(
-                                command_pb2.CommandResult.FromString(record.value)
-                            )
+                            result = command_pb2.CommandResult.FromString(record.value)
+                            open_record(result, record, event_id, keys, data_keys)
+                            state = state_of_result(result)
                         else:
-                            state = state_of_request(
-                                command_pb2.CommandRequested.FromString(record.value)
-                            )
+                            requested = command_pb2.CommandRequested.FromString(record.value)
+                            open_record(requested, record, event_id, keys, data_keys)
+                            state = state_of_request(requested)
+                    except Shredded:
+                        continue  # its device was erased
                     except Exception:
                         log.warning("unreadable command record skipped")
                         continue

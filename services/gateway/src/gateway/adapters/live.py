@@ -6,11 +6,13 @@ cannot keep up loses messages (counted), never memory: each has a bounded queue.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge
 
 from gateway.domain import render
@@ -18,8 +20,10 @@ from trackstream.alarm.v1 import alarm_pb2 as platform_alarm_pb2
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, position_pb2
 from trackstream_events.envelope import Envelope
 from trackstream_events.registry import EventRegistry
+from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import reader_of
+from trackstream_obs.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ _RENDER: dict[type[Any], Callable[[Any], render.JSON]] = {
     platform_alarm_pb2.AlarmRaised: render.live_platform_alarm,
 }
 _REGISTRY = EventRegistry(*_RENDER)
+
+
+@functools.cache
+def _shredded(topic: str) -> Any:
+    """Sealed records of erased subjects (their keys are gone): skipped, as every consumer does."""
+    return EVENTS_CONSUMED.labels(topic, "gateway-live", "skipped_shredded")
 
 
 class Subscription:
@@ -124,11 +134,16 @@ class LiveHub:
             subscription.close(reason)
 
 
-def message_of(type_name: str, value: bytes) -> tuple[str, render.JSON] | None:
-    """(device id, JSON) of one record; None for a type the WebSocket does not carry."""
+def message_of(
+    type_name: str, value: bytes, opened: Callable[[Message], None] | None = None
+) -> tuple[str, render.JSON] | None:
+    """(device id, JSON) of one record; None for a type the WebSocket does not carry.
+    ``opened`` opens a sealed record's fields into the decoded event (the shared opener)."""
     if type_name not in _REGISTRY:
         return None
     event = _REGISTRY.decode(type_name, value)
+    if opened is not None:
+        opened(event)
     if (
         isinstance(event, platform_alarm_pb2.AlarmRaised)
         and event.origin != platform_alarm_pb2.ALARM_ORIGIN_PLATFORM
@@ -146,7 +161,10 @@ async def run_live_feed(
     started: asyncio.Event,
     *,
     client_id: str,
+    data_keys: DataKeys | None,
 ) -> None:
+    """Every live topic from its end, outside any group; sealed records are opened with the
+    process's ``data_keys`` (those of an erased subject are skipped, as in every consumer)."""
     consumer = await reader_of(settings, list(LIVE_TOPICS), client_id)
     try:
         partitions = sorted(consumer.assignment())
@@ -156,13 +174,29 @@ async def run_live_feed(
         started.set()
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+            keys = await keys_for_records(data_keys, batch.values())
             for records in batch.values():
                 for record in records:
                     if record.value is None:
                         continue
                     try:
                         envelope = Envelope.from_headers(record.headers)
-                        found = message_of(envelope.type, record.value)
+                        found = message_of(
+                            envelope.type,
+                            record.value,
+                            functools.partial(
+                                open_record,
+                                record=record,
+                                event_id=envelope.id,
+                                keys=keys,
+                                data_keys=data_keys,
+                            ),
+                        )
+                    except Shredded:
+                        EVENTS_CONSUMED.labels(
+                            record.topic, "gateway-live", "skipped_shredded"
+                        ).inc()
+                        continue
                     except Exception:
                         log.warning("unreadable live record skipped", extra={"topic": record.topic})
                         continue

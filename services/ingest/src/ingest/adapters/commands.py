@@ -27,6 +27,7 @@ from ingest.protocols.base import UnsupportedCommand
 from trackstream.tracking.v1 import command_pb2
 from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka.publisher import Outgoing, PublishError
+from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import reader_of
 
@@ -43,8 +44,11 @@ class CommandDispatcher:
         publisher: Publisher,
         clock: Clock,
         default_ttl_s: float,
+        data_keys: DataKeys | None = None,
     ) -> None:
         self.book = book
+        #: opens sealed commands and results (trackstream_kafka.sealing), as every consumer does
+        self._data_keys = data_keys
         self._connections = connections
         self._publisher = publisher
         self._clock = clock
@@ -191,11 +195,18 @@ class CommandDispatcher:
     async def _record(self, record: ConsumerRecord[bytes, bytes], *, live: bool) -> None:
         if record.value is None:
             return
+        keys = await keys_for_records(self._data_keys, [[record]])
         try:
+            event_id = dict(record.headers).get("ce_id", b"").decode()
             if record.topic == COMMAND_RESULTS:
-                self.on_result(command_pb2.CommandResult.FromString(record.value))
+                result = command_pb2.CommandResult.FromString(record.value)
+                open_record(result, record, event_id, keys, self._data_keys)
+                self.on_result(result)
                 return
             requested = command_pb2.CommandRequested.FromString(record.value)
+            open_record(requested, record, event_id, keys, self._data_keys)
+        except Shredded:
+            return  # its device was erased: nothing to deliver
         except Exception:
             log.error("unreadable command record skipped", extra={"topic": record.topic})
             return

@@ -76,6 +76,9 @@ PARTICIPANT_STORES: dict[str, tuple[str, ...]] = {
         "cassandra:privacy_exports_by_subject",
         "s3:trackstream-exports",
     ),
+    # crypto-shredding (privacy/data_keys.py): the privacy service destroys the erased
+    # subjects' data keys, which makes every sealed copy of their personal fields unreadable
+    "privacy-keys": ("cassandra:subject_data_keys",),
 }
 
 #: the privacy service itself: its ledger holds only hashes once an erasure is done, and its
@@ -92,6 +95,8 @@ PRIVACY_STORES: dict[str, str] = {
 NOT_PERSONAL: dict[str, str] = {
     "cassandra:identity_platform": "the platform singleton (ids of the root account only)",
     "cassandra:schema_migrations": "which migrations ran",
+    "cassandra:destroyed_data_keys": "the deny-list of destroyed keys: key ids, subject hashes",
+    "cassandra:destroyed_data_keys_by_subject": "the same deny-list by subject hash",
 }
 
 
