@@ -32,15 +32,18 @@ from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_auth import SigningKey
 from trackstream_cassandra import CassandraStore, connect
-from trackstream_events.catalog import bucket
+from trackstream_events.catalog import CleanupPolicy, all_topics, bucket
 from trackstream_events.registry import default_registry
 from trackstream_kafka import EventConsumer, EventPublisher
+from trackstream_kafka.compaction import keep_compaction_moving
 from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
 from trackstream_s3 import make_client
 
 log = logging.getLogger(__name__)
+#: the topics whose erasure is a tombstone, and whose bound needs their segments rolling
+COMPACTED = tuple(t for t in all_topics() if t.cleanup_policy is CleanupPolicy.COMPACT)
 
 #: the bucket of export archives (catalog BUCKETS)
 EXPORTS_BUCKET = bucket("trackstream-exports").name
@@ -108,6 +111,16 @@ class PrivacyApp:
             asyncio.create_task(self.exports_participant.run()),
             asyncio.create_task(self.keys_participant.run()),
             asyncio.create_task(self._export_sweeps(sweeps_stopping)),
+            # every compacted topic's segments keep rolling, so the erasure bounds hold on
+            # quiet partitions too (trackstream_kafka.compaction)
+            asyncio.create_task(
+                keep_compaction_moving(
+                    self.publisher,
+                    [t.name for t in COMPACTED],
+                    interval_s=min(t.segment_ms for t in COMPACTED) / 1000,
+                    stopping=sweeps_stopping,
+                )
+            ),
         ]
         await consumer.positions()
         self.ready.set()

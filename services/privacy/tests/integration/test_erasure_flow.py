@@ -19,7 +19,7 @@ from privacy.config import PrivacySettings
 from privacy.domain.certificate import verify_certificate
 from privacy.domain.plan import PARTICIPANT_STORES
 from privacy.handlers import ACKS_TOPIC, ORDERS_TOPIC, REQUESTS_TOPIC
-from tests.integration.helpers import read_all, start_group_at_end
+from tests.integration.helpers import end_offsets, read_all, records_at, start_group_at_end
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream.privacy.v1 import privacy_service_pb2 as pb
 from trackstream.privacy.v1 import privacy_service_pb2_grpc as pb_grpc
@@ -33,6 +33,7 @@ from trackstream.privacy.v1.erasure_pb2 import (
 from trackstream_auth import parse_jwks
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher, KafkaSettings
+from trackstream_kafka.compaction import ROLL_KEY
 from trackstream_kafka.erasure import Erase, ErasureParticipant
 from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys, SubjectShredded
 
@@ -297,3 +298,38 @@ async def test_killed_mid_erasure_the_service_resumes_from_its_ledger_with_one_c
     assert acks  # the participants answered the re-sent order
     assert status.certificate.request_id == request_id
     assert status.requested_by == "operator:tests"
+
+
+async def test_the_running_service_appends_roll_markers_to_every_partition_of_compacted_topics(
+    world: tuple[PrivacySettings, StandIns, EventPublisher],
+) -> None:
+    """What keeps an erasure's compaction bound on a quiet partition (trackstream_kafka.
+    compaction): once the service runs, every partition of a compacted topic gets a
+    tombstone of the roll key."""
+    settings, _, _ = world
+    topic = ORDERS_TOPIC  # compacted, like every topic the markers go to
+    before = await end_offsets(settings.kafka, topic)
+    _, stopping, task = await _start(settings)
+    try:
+
+        async def marked() -> set[int]:
+            after = await end_offsets(settings.kafka, topic)
+            places = [
+                (tp.partition, offset)
+                for tp, start in before.items()
+                for offset in range(start, after[tp])
+            ]
+            return {
+                r.partition
+                for r in await records_at(settings.kafka, topic, places)
+                if r.key == ROLL_KEY.encode() and r.value is None
+            }
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while (found := await marked()) != {tp.partition for tp in before}:
+            assert loop.time() < deadline, f"markers only in partitions {sorted(found)}"
+            await asyncio.sleep(0.5)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 60)
