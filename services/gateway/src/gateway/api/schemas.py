@@ -60,17 +60,26 @@ class AccountUpdate(Strict):
     password: str | None = Field(default=None, min_length=10, max_length=1024)
 
 
-#: days, or absent/0 for "not set here" (inherited, else the platform's default)
-RetentionDays = Field(default=None, ge=0, le=MAX_DAYS)
+def _retention_days(what: str) -> Any:
+    return Field(
+        default=None,
+        ge=0,
+        le=MAX_DAYS,
+        description=(
+            f"days {what} are kept; absent or 0: not set here (inherited from the nearest "
+            f"ancestor that sets it, else the platform default); at most {MAX_DAYS} and the "
+            "platform maximum"
+        ),
+    )
 
 
 class RetentionUpdate(Strict):
     """An account's own retention, replaced as a whole: a kind absent or 0 is not set (the
     account inherits it from the nearest ancestor that sets it, else the platform default)."""
 
-    positions_days: int | None = RetentionDays
-    alarms_days: int | None = RetentionDays
-    media_days: int | None = RetentionDays
+    positions_days: int | None = _retention_days("positions")
+    alarms_days: int | None = _retention_days("alarms")
+    media_days: int | None = _retention_days("media (pictures and videos)")
 
 
 def retention_json(
