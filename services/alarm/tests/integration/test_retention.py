@@ -5,39 +5,16 @@ account keeps its own; a row written after carries the retention as its TTL."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from alarm.adapters.store import ALARMS, BY_ID, DAYS
 from alarm.bootstrap import AlarmApp
 from services.alarm.tests.integration.conftest import AlarmRunner, register_fleet
+from tests.integration.helpers import publish_accounts, until
 from trackstream.alarm.v1.alarm_pb2 import AlarmRaised
-from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
+from trackstream.identity.v1.accounts_pb2 import AccountRetention
 from trackstream_events.retention import DAY_S
-from trackstream_kafka import EventPublisher, KafkaSettings
-
-
-async def _publish_account(account_id: str, **days: int) -> None:
-    publisher = EventPublisher.create(KafkaSettings(), source="/tests/identity")
-    await publisher.start()
-    try:
-        await publisher.publish(
-            "identity.accounts.v1",
-            AccountChanged(account_id=account_id, retention=AccountRetention(**days)),
-            key=account_id,
-        )
-    finally:
-        await publisher.stop()
-
-
-async def _until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def _alarm(device_id: str, when: datetime) -> AlarmRaised:
@@ -88,11 +65,12 @@ async def test_a_shortened_alarm_retention_sweeps_the_older_days_of_that_account
     alarm_service: AlarmRunner,
 ) -> None:
     short, other = await register_fleet(), await register_fleet()
-    await _publish_account(short.account_id)
-    await _publish_account(other.account_id)
+    await publish_accounts(
+        {short.account_id: AccountRetention(), other.account_id: AccountRetention()}
+    )
     app = await alarm_service.start()
     (device,), (other_device,) = short.device_ids, other.device_ids
-    await _until(
+    await until(
         lambda: (
             app.tables.registry.get(device) is not None
             and app.tables.registry.get(other_device) is not None
@@ -108,8 +86,8 @@ async def test_a_shortened_alarm_retention_sweeps_the_older_days_of_that_account
         assert await _stored(app, alarm) == ALL
     assert (await _ttls(app, old))[0] is None  # no retention yet: kept until erased
 
-    await _publish_account(short.account_id, alarms_days=1, positions_days=7)
-    await _until(lambda: app.retention.days(short.account_id) == 1, "the new retention")
+    await publish_accounts({short.account_id: AccountRetention(alarms_days=1, positions_days=7)})
+    await until(lambda: app.retention.days(short.account_id) == 1, "the new retention")
     assert app.retention.days(other.account_id) == 0
 
     swept = await app.sweep_retention()

@@ -5,9 +5,7 @@ of that account only."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from services.history.tests.integration.conftest import (
@@ -19,14 +17,14 @@ from services.history.tests.integration.conftest import (
 )
 from services.history.tests.integration.test_history_store import publish
 from services.history.tests.unit.test_writer import consumed
-from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
+from tests.integration.helpers import publish_accounts, until
+from trackstream.identity.v1.accounts_pb2 import AccountRetention
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraSettings, connect
 from trackstream_kafka import EventPublisher, KafkaSettings
 
 
-async def _identity(devices: dict[str, str], accounts: dict[str, AccountRetention]) -> None:
-    """What identity publishes: devices with their owners, accounts with their retention."""
+async def _register(devices: dict[str, str]) -> None:
     publisher = EventPublisher.create(KafkaSettings(), source="/tests/identity")
     await publisher.start()
     try:
@@ -38,22 +36,8 @@ async def _identity(devices: dict[str, str], accounts: dict[str, AccountRetentio
                 ),
                 key=device,
             )
-        for account, retention in accounts.items():
-            await publisher.publish(
-                "identity.accounts.v1",
-                AccountChanged(account_id=account, retention=retention),
-                key=account,
-            )
     finally:
         await publisher.stop()
-
-
-async def _until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def _ttl(device: str, fix_time: datetime) -> int | None:
@@ -76,9 +60,9 @@ async def test_rows_expire_with_their_accounts_retention_and_a_shorter_one_sweep
     run = uuid.uuid4().hex[:8]
     short, default = f"dev-ret-short-{run}", f"dev-ret-default-{run}"
     short_account, other_account = f"acct-short-{run}", f"acct-other-{run}"
-    await _identity(
-        {short: short_account, default: other_account},
-        {short_account: AccountRetention(), other_account: AccountRetention(media_days=1)},
+    await _register({short: short_account, default: other_account})
+    await publish_accounts(
+        {short_account: AccountRetention(), other_account: AccountRetention(media_days=1)}
     )
     app = await start_history(retention_days=0)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -96,8 +80,8 @@ async def test_rows_expire_with_their_accounts_retention_and_a_shorter_one_sweep
     assert _ttl(short, old) is None, "no retention set: kept until erased"
 
     # the account shortens its retention to 2 days: its day of 3 days ago goes, today stays
-    await _identity({}, {short_account: AccountRetention(positions_days=2)})
-    await _until(lambda: app.retention.days(short_account) == 2, "the new retention")
+    await publish_accounts({short_account: AccountRetention(positions_days=2)})
+    await until(lambda: app.retention.days(short_account) == 2, "the new retention")
     assert app.retention.days(other_account) == 0  # media only: positions keep the default
     swept = await app.sweep_retention()
     assert swept["positions_by_device_day"] >= 1 and swept["position_days_by_device"] >= 1
