@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -184,7 +184,7 @@ async def acknowledgement(
         await consumer.stop()
 
 
-async def publish_accounts(retentions: Mapping[str, AccountRetention]) -> None:
+async def publish_accounts(retentions: dict[str, AccountRetention]) -> None:
     """What identity publishes for these accounts (no tree): each with its retention."""
     publisher = EventPublisher.create(KafkaSettings(), source="/tests/identity")
     await publisher.start()

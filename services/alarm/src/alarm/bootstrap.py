@@ -246,17 +246,6 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
             on_change=definitions.rule_changed,
         ),
     )
-    retention = AccountRetentionPolicy(
-        DataKind.ALARMS, settings.retention_days, tables.accounts.get
-    )
-
-    def retention_days(device_id: str) -> int:
-        registered = tables.registry.get(device_id)
-        return retention.days(registered.owner_account_id if registered else None)
-
-    store = AlarmStore(
-        cassandra, concurrency=settings.write_concurrency, retention_days=retention_days
-    )
     publisher = EventPublisher.create(kafka, source="/alarm")
     processor = AlarmProcessor(
         publisher=publisher,
@@ -271,6 +260,18 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
         definitions=definitions,
         geofences=tables.geofences,
         rules=tables.rules,
+    )
+    # each account's alarm retention (its own, an ancestor's, or the platform's) by device
+    retention = AccountRetentionPolicy(
+        DataKind.ALARMS, settings.retention_days, lookup=tables.accounts.get
+    )
+
+    def retention_days(device_id: str) -> int:
+        registered = tables.registry.get(device_id)
+        return retention.days(registered.owner_account_id if registered else None)
+
+    store = AlarmStore(
+        cassandra, concurrency=settings.write_concurrency, retention_days=retention_days
     )
     return AlarmApp(
         settings=settings,
