@@ -21,18 +21,14 @@ from media.adapters.object_store import S3ObjectStore
 from media.config import MediaSettings
 from media.erasure import PARTICIPANT, MediaErasure
 from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
-from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
 from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
-from trackstream_kafka.table import CompactedTable
 from trackstream_s3 import HashedPut, ensure_buckets, make_client
 from trackstream_servicekit.retention_sweep import sweep_devices, sweep_forever
-
-ACCOUNTS_TOPIC = "identity.accounts.v1"
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +46,6 @@ class MediaService:
     settings: MediaSettings
     app: MediaApp
     devices: RegistryDevices
-    accounts: CompactedTable[AccountChanged]
     publisher: EventPublisher
     cassandra: CassandraStore
     erasure: MediaErasure
@@ -63,10 +58,10 @@ class MediaService:
         # devices, their accounts and the accounts' retention before the first upload
         tables = [
             asyncio.create_task(table.run(stopping))
-            for table in (self.devices.table, self.accounts)
+            for table in (self.devices.table, self.devices.accounts)
         ]
         loaded: asyncio.Future[Any] = asyncio.ensure_future(
-            asyncio.gather(self.devices.table.ready.wait(), self.accounts.ready.wait())
+            asyncio.gather(self.devices.table.ready.wait(), self.devices.accounts.ready.wait())
         )
         await asyncio.wait({loaded, *tables}, return_when=asyncio.FIRST_COMPLETED)
         for table in tables:
@@ -178,9 +173,6 @@ def bootstrap(settings: MediaSettings) -> MediaService:
     client = make_client(settings.s3)
     ensure_buckets(client, settings.s3, (bucket(settings.bucket),))
     devices = RegistryDevices(settings.kafka, settings.identifier_key.get_secret_value().encode())
-    accounts: CompactedTable[AccountChanged] = CompactedTable(
-        settings.kafka, ACCOUNTS_TOPIC, AccountChanged.FromString, client_id="media-accounts"
-    )
     # each upload waits for its MediaStored ack before the device gets its answer, and uploads
     # are few and large: no linger (the shared default batches many small position events)
     publisher = EventPublisher.create(
@@ -192,7 +184,7 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         publisher=publisher,
         devices=devices,
         retention=AccountRetentionPolicy(
-            DataKind.MEDIA, settings.retention_days, lookup=accounts.get
+            DataKind.MEDIA, settings.retention_days, lookup=devices.accounts.get
         ),
         download_url_ttl_s=settings.download_url_ttl_s,
         alarm_link_window=timedelta(seconds=settings.alarm_link_window_s),
@@ -201,7 +193,6 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         settings=settings,
         app=app,
         devices=devices,
-        accounts=accounts,
         publisher=publisher,
         cassandra=cassandra,
         erasure=MediaErasure(app, cassandra),
