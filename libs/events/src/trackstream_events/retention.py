@@ -85,7 +85,8 @@ def check_days(days: int, *, maximum: int = 0, field: str = "days") -> int:
     if days < 0:
         raise ValueError(f"{field} is a number of days, 0 or more (0: the platform's default)")
     if days > limit:
-        raise ValueError(f"{field} is at most {limit} (the platform's maximum)")
+        bound = "the platform's maximum" if limit < MAX_DAYS else "Cassandra's longest TTL"
+        raise ValueError(f"{field} is at most {limit} ({bound})")
     return days
 
 

@@ -1,5 +1,5 @@
 """The retention sweep history, alarm and media share (issue 8, docs/architecture.md
-"Retention"): a shortened retention reaches the data already stored, not only new rows.
+"Retention per account"): a shortened retention reaches the data already stored, not only new rows.
 
 Each round walks the devices the service knows (identity's registry, held in memory: never a
 scan of a table), resolves each owner's retention, and asks the service to delete what the
@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
@@ -33,11 +33,6 @@ SWEEP_ROUNDS = Counter(
 
 #: delete what ``device_id`` holds older than the time given; returns the count per store
 DeleteOlder = Callable[[str, datetime], Awaitable[Mapping[str, int]]]
-
-
-def whole_days_before(older_than: datetime) -> date:
-    """The first UTC day not entirely older than ``older_than``: every day before it is."""
-    return older_than.date()
 
 
 async def sweep_devices(

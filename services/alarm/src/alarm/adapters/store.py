@@ -7,11 +7,11 @@
 * ``alarm_days_by_device``: the days a device has alarms (erasure enumerates them).
 * ``alarm_by_id``: where an alarm's row is, for acknowledge and resolve.
 
-Retention (docs/architecture.md, "Retention"): every row expires (Cassandra TTL) when its
-alarm is older than the device's account retention (``retention_days``; 0: kept until erased):
-the alarm rows at alarm time + days, a day's index row at the end of that day + days. An alarm
-already older than that is not written. :meth:`AlarmStore.delete_older` removes the whole days
-older than a (shortened) retention, driven by the day index, never a scan.
+Retention (docs/architecture.md, "Retention per account"): every row expires (Cassandra TTL)
+when its alarm is older than the device's account retention (``retention_days``; 0: kept until
+erased): the alarm rows at alarm time + days, a day's index row at the end of that day + days.
+An alarm already older than that is not written. :meth:`AlarmStore.delete_older` removes the
+whole days older than a (shortened) retention, driven by the day index, never a scan.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@
 * ``position_addresses_by_device_day``: the address of a position (from geocoding), same key as
   the position, joined on read: an address never creates a position, whichever comes first.
 
-Retention (docs/architecture.md, "Retention"): every row carries its account's retention as a
-TTL from the write; :meth:`PositionStore.delete_older` removes the whole days older than a
-shortened retention through the day index (erasure deletes every day the same way).
+Retention (docs/architecture.md, "Retention per account"): every row carries its account's
+retention as a TTL from the write; :meth:`PositionStore.delete_older` removes the whole days
+older than a shortened retention through the day index (erasure deletes every day the same way).
 """
 
 from __future__ import annotations
