@@ -10,6 +10,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from google.protobuf.message import Message
 
+from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
 from trackstream.privacy.v1.erasure_pb2 import (
     ErasureAcknowledged,
     ErasureOrdered,
@@ -229,3 +230,27 @@ async def acknowledgement(
         raise TimeoutError(f"no acknowledgement by {participant} within {within} s")
     finally:
         await consumer.stop()
+
+
+async def publish_accounts(retentions: dict[str, AccountRetention]) -> None:
+    """What identity publishes for these accounts (no tree): each with its retention."""
+    publisher = EventPublisher.create(KafkaSettings(), source="/tests/identity")
+    await publisher.start()
+    try:
+        for account_id, retention in retentions.items():
+            await publisher.publish(
+                "identity.accounts.v1",
+                AccountChanged(account_id=account_id, retention=retention),
+                key=account_id,
+            )
+    finally:
+        await publisher.stop()
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 30) -> None:
+    """Poll ``condition`` (something that arrives through Kafka) until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)

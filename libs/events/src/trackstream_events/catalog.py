@@ -230,7 +230,9 @@ TOPICS: tuple[Topic, ...] = (
         retention_ms=-1,
         personal_data=PersonalData.PSEUDONYMOUS,
         erasure=ErasureClass.TOMBSTONE,
-        description="the account tree (ids, kind, role; no personal fields); tombstone removes",
+        description=(
+            "the account tree (ids, kind, role, retention; no personal fields); tombstone removes"
+        ),
     ),
     Topic(
         name="identity.revocations.v1",

@@ -65,6 +65,10 @@ class CompactedTable(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def items(self) -> list[tuple[str, V]]:
+        """Every key and its latest value (a copy: safe to await while iterating)."""
+        return list(self._values.items())
+
     def apply(self, key: str, value: V | None) -> None:
         """One record of the topic (None: a tombstone). Tests seed the table through it."""
         if value is None:

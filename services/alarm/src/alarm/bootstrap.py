@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from alarm.adapters.changelog import StateRestorer
@@ -29,10 +30,12 @@ from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.registry import default_registry
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_kafka.table import CompactedTable
+from trackstream_servicekit.retention_sweep import sweep_devices, sweep_forever
 
 REGISTRY_TOPIC = "identity.device-registry.v1"
 ACCOUNTS_TOPIC = "identity.accounts.v1"
@@ -97,8 +100,20 @@ class AlarmApp:
     tables: Tables
     publisher: EventPublisher
     erasure: AlarmErasure
+    retention: AccountRetentionPolicy
     grpc_port: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def sweep_retention(self, now: datetime | None = None) -> dict[str, int]:
+        """One retention round: every registered device's alarms older than its account's
+        retention (the whole days before it), by the day index."""
+        return await sweep_devices(
+            ((d, r.owner_account_id) for d, r in self.tables.registry.items()),
+            self.retention.days,
+            self.store.delete_older,
+            kind=DataKind.ALARMS.value,
+            now=now or datetime.now(UTC),
+        )
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
@@ -160,6 +175,14 @@ class AlarmApp:
             asyncio.create_task(history_consumer.run()),
             asyncio.create_task(self.processor.run_sweeps(sweeps_stopping, s.sweep_interval_s)),
             asyncio.create_task(participant.run()),
+            asyncio.create_task(
+                sweep_forever(
+                    self.sweep_retention,
+                    kind=DataKind.ALARMS.value,
+                    interval_s=s.retention_sweep_interval_s,
+                    stopping=sweeps_stopping,
+                )
+            ),
         ]
         # ready once the group assigned our partitions, their states are loaded and the
         # positions we start from are known
@@ -193,7 +216,6 @@ class AlarmApp:
 
 def bootstrap(settings: AlarmSettings) -> AlarmApp:
     cassandra = CassandraStore(connect(settings.cassandra, keyspace=settings.cassandra.keyspace))
-    store = AlarmStore(cassandra, concurrency=settings.write_concurrency)
     definitions = Definitions()
     directory = Directory()
     kafka = settings.kafka
@@ -245,6 +267,18 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
         geofences=tables.geofences,
         rules=tables.rules,
     )
+    # each account's alarm retention (its own, an ancestor's, or the platform's) by device
+    retention = AccountRetentionPolicy(
+        DataKind.ALARMS, settings.retention_days, lookup=tables.accounts.get
+    )
+
+    def retention_days(device_id: str) -> int:
+        registered = tables.registry.get(device_id)
+        return retention.days(registered.owner_account_id if registered else None)
+
+    store = AlarmStore(
+        cassandra, concurrency=settings.write_concurrency, retention_days=retention_days
+    )
     return AlarmApp(
         settings=settings,
         processor=processor,
@@ -255,4 +289,5 @@ def bootstrap(settings: AlarmSettings) -> AlarmApp:
         tables=tables,
         publisher=publisher,
         erasure=erasure,
+        retention=retention,
     )

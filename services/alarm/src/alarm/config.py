@@ -31,6 +31,11 @@ class AlarmSettings(ServiceSettings):
     moving_speed_kmh: float = 5.0
     #: rows written at once into Cassandra
     write_concurrency: int = 64
+    #: the platform's alarm retention in days, for accounts that set none up their tree
+    #: (0: kept until erased); an account's own comes from identity.accounts.v1
+    retention_days: int = Field(default=0, ge=0)
+    #: how often alarms older than their account's retention are swept (a shortened one)
+    retention_sweep_interval_s: float = 3600.0
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     cassandra: CassandraSettings = Field(default_factory=CassandraSettings)

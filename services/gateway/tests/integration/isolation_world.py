@@ -384,6 +384,14 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/accounts/{account_id}/sub-accounts"): Row(
         "account", READ, lambda t: Call("GET", f"/v1/accounts/{t.account_id}/sub-accounts")
     ),
+    ("GET", "/v1/accounts/{account_id}/retention"): Row(
+        "account", READ, lambda t: Call("GET", f"/v1/accounts/{t.account_id}/retention")
+    ),
+    ("PUT", "/v1/accounts/{account_id}/retention"): Row(
+        "account",
+        MANAGE,
+        lambda t: Call("PUT", f"/v1/accounts/{t.account_id}/retention", json={"media_days": 30}),
+    ),
     ("POST", "/v1/api-keys"): Row(
         "account",
         MANAGE,

@@ -18,11 +18,12 @@ class HistorySettings(ServiceSettings):
     consumer_group: str = "history"
     #: rows written at once (Cassandra requests in flight)
     write_concurrency: int = 128
-    #: positions are kept this long (0: until erased); applied as a Cassandra TTL per row
-    retention_days: int = 0
-    #: per account, overriding ``retention_days``: JSON, e.g. {"<account id>": 30}; the device's
-    #: account comes from identity.device-registry.v1
-    account_retention_days: dict[str, int] = Field(default_factory=dict)
+    #: the platform's position retention in days, for accounts that set none up their tree
+    #: (0: until erased); an account's own comes from identity.accounts.v1, the device's account
+    #: from identity.device-registry.v1; applied as a Cassandra TTL per row
+    retention_days: int = Field(default=0, ge=0)
+    #: how often positions older than their account's retention are swept (a shortened one)
+    retention_sweep_interval_s: float = 3600.0
     #: a fix time further ahead than this is flagged "future"
     future_tolerance_s: float = 24 * 3600.0
 

@@ -10,18 +10,13 @@ days and no last position: every count is 0.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
 
+from history.adapters.store import ADDRESSES, DAYS, LAST, POSITIONS, delete_day_partitions
 from trackstream.privacy.v1.erasure_pb2 import ErasureOrdered, StoreErased
 from trackstream_cassandra import CassandraStore
 from trackstream_kafka.erasure import cassandra_rows_erased
 
 PARTICIPANT = "history"
-POSITIONS = "positions_by_device_day"
-DAYS = "position_days_by_device"
-LAST = "last_position_by_device"
-ADDRESSES = "position_addresses_by_device_day"
 
 
 class HistoryErasure:
@@ -51,13 +46,7 @@ class HistoryErasure:
         days = [
             r.day for r in await run(f"SELECT day FROM {DAYS} WHERE device_id = ?", (device_id,))
         ]
-        partitions: Sequence[tuple[Any, ...]] = [(device_id, day) for day in days]
-        for table in (POSITIONS, ADDRESSES):
-            await self._store.execute_concurrently(
-                f"DELETE FROM {table} WHERE device_id = ? AND day = ?",
-                partitions,
-                concurrency=self._concurrency,
-            )
+        await delete_day_partitions(self._store, device_id, days, concurrency=self._concurrency)
         last = await run(f"SELECT device_id FROM {LAST} WHERE device_id = ?", (device_id,))
         # the newest fix is written USING TIMESTAMP = its fix time, up to a day ahead (later
         # ones are flagged and not written there): a delete timestamped now would not shadow

@@ -11,11 +11,12 @@ from cassandra.cluster import NoHostAvailable
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from history.domain.model import TrackPoint
-from history.domain.retention import RetentionPolicy
 from history.handlers import PositionWriter, StoreHealth
+from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
 from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_events.envelope import Envelope
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_kafka import ConsumedEvent, RetryableError
 
 
@@ -75,23 +76,22 @@ async def test_a_store_outage_pauses_consumption_and_reports_it_until_writes_suc
 
 
 async def test_each_device_gets_its_accounts_retention() -> None:
-    policy = RetentionPolicy(default_days=365, by_account={"acct-short": 7, "acct-keep": 0})
-    accounts = {"short": "acct-short", "keep": "acct-keep", "other": "acct-x"}
+    accounts = {
+        "acct-short": AccountChanged(retention=AccountRetention(positions_days=7)),
+        "acct-child": AccountChanged(ancestor_account_ids=["acct-short"]),
+        "acct-media": AccountChanged(retention=AccountRetention(media_days=3)),
+    }
+    policy = AccountRetentionPolicy(DataKind.POSITIONS, 365, lookup=accounts.get)
+    owners = {"short": "acct-short", "child": "acct-child", "media": "acct-media"}
     store = FakeStore()
     writer = PositionWriter(
-        store, StoreHealth(), lambda device: policy.ttl_seconds(accounts.get(device))
+        store, StoreHealth(), lambda device: policy.ttl_seconds(owners.get(device))
     )
     now = datetime.now(UTC)
-    await writer.handle([consumed(d, now, 1) for d in ("short", "keep", "other", "unregistered")])
+    await writer.handle([consumed(d, now, 1) for d in ("short", "child", "media", "unregistered")])
     assert store.ttls == {
         "short": 7 * 86_400,
-        "keep": 0,
-        "other": 365 * 86_400,
+        "child": 7 * 86_400,  # inherited from its parent
+        "media": 365 * 86_400,  # sets media only: positions take the platform default
         "unregistered": 365 * 86_400,
     }
-
-
-def test_retention_policy_refuses_negative_days() -> None:
-    with pytest.raises(ValueError, match="0 or more"):
-        RetentionPolicy(default_days=-1)
-    assert RetentionPolicy().ttl_seconds("anyone") == 0

@@ -65,6 +65,7 @@ def build_identity(
             refresh=timedelta(seconds=settings.refresh_token_lifetime_s),
             share_link_max=timedelta(seconds=settings.share_link_max_lifetime_s),
         ),
+        max_retention_days=settings.max_retention_days,
     )
 
 

@@ -50,6 +50,9 @@ class IdentitySettings(ServiceSettings):
     #: a change is republished only when its mark is older than this (younger ones may
     #: belong to a call still in flight); longer than any call takes
     republish_grace_s: float = 60.0
+    #: the longest retention (days) an account may set for its positions, alarms or media
+    #: (0: no platform maximum; Cassandra's TTL bound of 7300 days holds regardless)
+    max_retention_days: int = Field(default=0, ge=0)
     #: the consumer group that takes part in erasures (privacy.erasure-orders.v1)
     erasure_group: str = "identity-erasure"
     #: bootstrap-admin: the platform account's e-mail and a file holding its password

@@ -41,6 +41,7 @@ from identity.domain.model import (
     Device,
     DeviceShare,
     LocationConsent,
+    Retention,
     Session,
     ShareLink,
 )
@@ -55,6 +56,7 @@ from identity.ports import IdentityStore, PasswordHashing, Publisher
 from trackstream_auth import SigningKey, TokenSigner, jwks_json, new_api_key
 from trackstream_events.catalog import topic
 from trackstream_events.pseudonyms import identifier_hmac
+from trackstream_events.retention import DataKind, check_days
 from trackstream_kafka import PublishError
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,7 @@ class Identity:
         lookup_key: bytes,
         clock: Callable[[], datetime],
         lifetimes: Lifetimes | None = None,
+        max_retention_days: int = 0,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -170,6 +173,8 @@ class Identity:
         self.lookup_key = lookup_key
         self.clock = clock
         self.lifetimes = lifetimes or Lifetimes()
+        #: the platform's maximum retention an account may set (0: only Cassandra's bound)
+        self.max_retention_days = max_retention_days
         self.locks = KeyedLocks()
 
     # ------------------------------------------------------------------ publishing
@@ -390,8 +395,11 @@ class Identity:
         disabled: bool | None = None,
         role: int | None = None,
         password: str | None = None,
+        retention: Retention | None = None,
     ) -> Account:
         changes: dict[str, object] = {}
+        if retention is not None:
+            changes["retention"] = self._checked_retention(retention)
         if display_name is not None:
             changes["display_name"] = rules.validate_display_name(display_name)
         if phone is not None:
@@ -412,6 +420,15 @@ class Identity:
         if password is not None or (disabled and not account.disabled):
             await self._end_sessions_of(account_id)
         return updated
+
+    def _checked_retention(self, retention: Retention) -> Retention:
+        for kind in DataKind:
+            name = f"{kind.value}_days"
+            try:
+                check_days(getattr(retention, name), maximum=self.max_retention_days, field=name)
+            except ValueError as error:
+                raise InvalidArgument(str(error)) from None
+        return retention
 
     async def _end_sessions_of(self, account_id: str) -> None:
         """A new password or a disabled account: every live session ends now (sessions

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from identity.domain.model import Account, ApiKey, Device, DeviceShare, Session, ShareLink
+from identity.domain.model import (
+    Account,
+    ApiKey,
+    Device,
+    DeviceShare,
+    Retention,
+    Session,
+    ShareLink,
+)
 from trackstream.identity.v1 import accounts_pb2, credentials_pb2, device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2 as pb
 from trackstream_events.timestamps import to_timestamp
+
+
+def retention_message(retention: Retention) -> accounts_pb2.AccountRetention:
+    return accounts_pb2.AccountRetention(
+        positions_days=retention.positions_days,
+        alarms_days=retention.alarms_days,
+        media_days=retention.media_days,
+    )
 
 
 def account_changed(account: Account, *, now: datetime) -> accounts_pb2.AccountChanged:
@@ -19,6 +35,7 @@ def account_changed(account: Account, *, now: datetime) -> accounts_pb2.AccountC
         role=int(account.role),  # type: ignore[arg-type]
         disabled=account.disabled,
         changed_time=to_timestamp(now),
+        retention=retention_message(account.retention),
     )
 
 
@@ -34,6 +51,7 @@ def account_message(account: Account) -> pb.Account:
         display_name=account.display_name,
         disabled=account.disabled,
         created_time=to_timestamp(account.created_time),
+        retention=retention_message(account.retention),
     )
 
 

@@ -26,6 +26,7 @@ from trackstream.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from trackstream_auth import TokenVerifier, matches, parse_jwks
 from trackstream_events.envelope import Envelope
 from trackstream_events.pseudonyms import identifier_hmac
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_kafka import PublishError
 from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import CompactedTable
@@ -452,3 +453,61 @@ async def test_what_a_stopped_instance_left_unpublished_is_published_at_start(
     async with TopicWatch(ACCOUNTS_TOPIC) as accounts:
         await start_identity(republish_interval_s=3600, republish_grace_s=0)
         await accounts.until(lambda r: r.key == root.encode(), within=20)
+
+
+async def test_retention_is_set_published_and_resolved_with_inheritance(
+    start_identity: StartIdentity, secrets: list[str]
+) -> None:
+    """What history, alarm and media read: an account's retention on identity.accounts.v1,
+    a sub-account inheriting what its parent sets, bad values refused before anything."""
+    secrets.append(PASSWORD)
+    app = await start_identity()
+    root = await platform_of(app, secrets)
+    channel, stub = stub_of(app)
+    accounts: CompactedTable[accounts_pb2.AccountChanged] = CompactedTable(
+        KafkaSettings(),
+        ACCOUNTS_TOPIC,
+        accounts_pb2.AccountChanged.FromString,
+        client_id="identity-test-retention",
+    )
+    stopping = asyncio.Event()
+    following = asyncio.create_task(accounts.run(stopping))
+    policy = AccountRetentionPolicy(DataKind.ALARMS, 365, lookup=accounts.get)
+    try:
+        async with channel:
+            parent = await create(stub, root, accounts_pb2.ACCOUNT_KIND_DISTRIBUTOR, secrets)
+            child = await create(
+                stub, parent.account_id, accounts_pb2.ACCOUNT_KIND_ENTERPRISE, secrets
+            )
+            updated = await stub.UpdateAccount(
+                pb.UpdateAccountRequest(
+                    account_id=parent.account_id,
+                    retention=accounts_pb2.AccountRetention(alarms_days=1, media_days=30),
+                )
+            )
+            assert (updated.retention.alarms_days, updated.retention.media_days) == (1, 30)
+            got = await stub.GetAccount(pb.GetAccountRequest(account_id=parent.account_id))
+            assert got.retention == updated.retention
+            await asyncio.wait_for(accounts.ready.wait(), 60)
+            for _ in range(200):
+                if policy.days(child.account_id) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert policy.days(child.account_id) == 1  # inherited from the parent
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.UpdateAccount(
+                    pb.UpdateAccountRequest(
+                        account_id=child.account_id,
+                        retention=accounts_pb2.AccountRetention(alarms_days=7301),
+                    )
+                )
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "alarms_days is at most 7300" in (refused.value.details() or "")
+            # a display-name change leaves the retention as it was
+            renamed = await stub.UpdateAccount(
+                pb.UpdateAccountRequest(account_id=parent.account_id, display_name="Renamed")
+            )
+            assert renamed.retention == updated.retention
+    finally:
+        stopping.set()
+        await asyncio.wait_for(following, 30)

@@ -14,6 +14,7 @@ from identity.domain.model import (
     Device,
     DeviceShare,
     LocationConsent,
+    Retention,
     Session,
     ShareLink,
 )
@@ -72,9 +73,12 @@ class StoreContract:
         assert await store.account_id_by_email(uuid.uuid4().bytes) is None
 
     async def test_accounts_round_trip_and_children_page(self, store: IdentityStore) -> None:
-        account = an_account()
+        account = an_account(retention=Retention(positions_days=30, media_days=7))
         await store.save_account(account)
         assert await store.get_account(account.account_id) == account
+        plain = an_account()  # no retention set: every kind 0
+        await store.save_account(plain)
+        assert await store.get_account(plain.account_id) == plain
         assert await store.get_account(new_id()) is None
         parent = new_id()
         kids = sorted(new_id() for _ in range(5))

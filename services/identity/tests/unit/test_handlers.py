@@ -16,7 +16,14 @@ from identity.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from identity.domain.model import Account, AccountKind, AccountRole, Device, Session
+from identity.domain.model import (
+    Account,
+    AccountKind,
+    AccountRole,
+    Device,
+    Retention,
+    Session,
+)
 from identity.handlers import (
     ACCOUNTS_TOPIC,
     API_KEYS_TOPIC,
@@ -225,6 +232,38 @@ async def test_update_account_changes_fields_and_publishes(harness: Harness) -> 
         await harness.identity.update_account(account_id=platform.account_id, disabled=True)
     with pytest.raises(NotFound):
         await harness.identity.get_account("nope")
+
+
+async def test_retention_is_stored_published_and_bounded(harness: Harness) -> None:
+    platform = await root(harness)
+    account = await child(harness.identity, platform, AccountKind.ENTERPRISE, "r@example.com")
+    harness.identity.max_retention_days = 400
+    updated = await harness.identity.update_account(
+        account_id=account.account_id, retention=Retention(positions_days=30, alarms_days=90)
+    )
+    assert updated.retention == Retention(positions_days=30, alarms_days=90, media_days=0)
+    assert (await harness.identity.get_account(account.account_id)).retention == updated.retention
+    event = harness.publisher.on(ACCOUNTS_TOPIC)[-1].message
+    assert isinstance(event, accounts_pb2.AccountChanged)
+    assert (event.retention.positions_days, event.retention.alarms_days) == (30, 90)
+    assert event.retention.media_days == 0
+    # an update without a retention leaves it alone
+    renamed = await harness.identity.update_account(account_id=account.account_id, phone="")
+    assert renamed.retention == updated.retention
+    published = len(harness.publisher.on(ACCOUNTS_TOPIC))
+    for bad, reason in (
+        (Retention(media_days=-1), "media_days is a number of days"),
+        (Retention(alarms_days=401), "alarms_days is at most 400"),
+    ):
+        with pytest.raises(InvalidArgument, match=reason):
+            await harness.identity.update_account(account_id=account.account_id, retention=bad)
+    # refused: nothing stored, nothing published
+    assert (await harness.identity.get_account(account.account_id)).retention == updated.retention
+    assert len(harness.publisher.on(ACCOUNTS_TOPIC)) == published
+    cleared = await harness.identity.update_account(
+        account_id=account.account_id, retention=Retention()
+    )
+    assert cleared.retention == Retention()
 
 
 # ---------------------------------------------------------------------------- tokens

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 
@@ -18,16 +19,17 @@ from media.adapters.grpc_api import serve_grpc
 from media.adapters.http_upload import upload_app
 from media.adapters.object_store import S3ObjectStore
 from media.config import MediaSettings
-from media.domain.retention import RetentionPolicy
 from media.erasure import PARTICIPANT, MediaErasure
 from media.handlers import ALARMS_TOPIC, COMMAND_RESULTS, MEDIA_TOPIC, MediaApp
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_events.catalog import bucket
 from trackstream_events.registry import default_registry
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_kafka import EventConsumer, EventPublisher
 from trackstream_kafka.erasure import ErasureParticipant
 from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
 from trackstream_s3 import HashedPut, ensure_buckets, make_client
+from trackstream_servicekit.retention_sweep import sweep_devices, sweep_forever
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,18 @@ class MediaService:
 
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
-        registry = asyncio.create_task(self.devices.table.run(stopping))
-        loaded = asyncio.create_task(self.devices.table.ready.wait())
-        await asyncio.wait({loaded, registry}, return_when=asyncio.FIRST_COMPLETED)
-        if registry.done():
-            registry.result()
+        # devices, their accounts and the accounts' retention before the first upload
+        tables = [
+            asyncio.create_task(table.run(stopping))
+            for table in (self.devices.table, self.devices.accounts)
+        ]
+        loaded: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(self.devices.table.ready.wait(), self.devices.accounts.ready.wait())
+        )
+        await asyncio.wait({loaded, *tables}, return_when=asyncio.FIRST_COMPLETED)
+        for table in tables:
+            if table.done():
+                table.result()
         await self.publisher.start()
         consumer = EventConsumer(
             settings=s.kafka,
@@ -98,7 +107,15 @@ class MediaService:
         )
         serving = asyncio.create_task(http.serve(sockets=[sock]))
         consuming = asyncio.create_task(consumer.run())
-        sweeping = asyncio.create_task(self._sweep_forever(stopping))
+        sweeps_stopping = asyncio.Event()
+        sweeping = asyncio.create_task(
+            sweep_forever(
+                self.sweep_retention,
+                kind=DataKind.MEDIA.value,
+                interval_s=s.sweep_interval_s,
+                stopping=sweeps_stopping,
+            )
+        )
         erasing = asyncio.create_task(participant.run())
         for _ in range(1000):
             if http.started or serving.done():
@@ -126,27 +143,31 @@ class MediaService:
             for task in (serving, consuming, erasing):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, 30)
-            sweeping.cancel()
+            sweeps_stopping.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sweeping, 30)
             await grpc_server.stop(5)
             await self.publisher.stop()
             stopping.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(registry, 10)
+                await asyncio.wait_for(asyncio.gather(*tables), 10)
             self.cassandra.close()
 
-    async def _sweep_forever(self, stopping: asyncio.Event) -> None:
-        """Retention: each round deletes what expired in the last week of days (a missed
-        round is caught up by the next)."""
-        while not stopping.is_set():
-            today = datetime.now(UTC).date()
-            try:
-                deleted = await self.app.sweep(today, since=today - timedelta(days=7))
-                if deleted:
-                    log.info("retention sweep", extra={"deleted": deleted})
-            except Exception:
-                log.exception("retention sweep failed; retried next round")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.settings.sweep_interval_s)
+    async def sweep_retention(self, now: datetime | None = None) -> dict[str, int]:
+        """One retention round: what expired on the last week of days (a missed round is
+        caught up by the next), then every registered device's media captured before its
+        account's retention (one shortened after they were stored)."""
+        now = now or datetime.now(UTC)
+        today = now.date()
+        expired = await self.app.sweep(today, since=today - timedelta(days=7))
+        deleted = await sweep_devices(
+            ((d, r.owner_account_id) for d, r in self.devices.table.items()),
+            self.app.retention.days,
+            self.app.delete_older,
+            kind=DataKind.MEDIA.value,
+            now=now,
+        )
+        return {"expired": expired, "shortened": deleted.get("objects", 0)}
 
 
 def bootstrap(settings: MediaSettings) -> MediaService:
@@ -167,7 +188,9 @@ def bootstrap(settings: MediaSettings) -> MediaService:
         catalogue=CassandraCatalogue(cassandra),
         publisher=publisher,
         devices=devices,
-        retention=RetentionPolicy(settings.retention_days, settings.account_retention_days),
+        retention=AccountRetentionPolicy(
+            DataKind.MEDIA, settings.retention_days, lookup=devices.accounts.get
+        ),
         download_url_ttl_s=settings.download_url_ttl_s,
         alarm_link_window=timedelta(seconds=settings.alarm_link_window_s),
     )

@@ -32,14 +32,14 @@ class MediaSettings(ServiceSettings):
     )
     #: how long a presigned download URL stays valid
     download_url_ttl_s: int = 300
-    #: media are kept this long (0: until deleted or erased)
-    retention_days: int = 0
-    #: per account, overriding ``retention_days``: JSON, e.g. {"<account id>": 30}
-    account_retention_days: dict[str, int] = Field(default_factory=dict)
+    #: the platform's media retention in days, for accounts that set none up their tree (0:
+    #: until deleted or erased); an account's own comes from identity.accounts.v1
+    retention_days: int = Field(default=0, ge=0)
     #: media captured this close to an alarm of the same device and a matching kind are
     #: linked to it (README, "Linking media to alarms")
     alarm_link_window_s: float = 30.0
-    #: how often the retention sweeper runs
+    #: how often the retention sweeper runs (expiry days, and media older than a shortened
+    #: retention)
     sweep_interval_s: float = 3600.0
     #: the platform's identifier HMAC key (the same as ingest's): resolves uploads' IMEIs
     identifier_key: SecretStr = SecretStr(DEV_IDENTIFIER_KEY)

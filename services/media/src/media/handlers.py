@@ -27,7 +27,7 @@ from media.domain.model import (
     media_id_of,
     upload_object_key,
 )
-from media.domain.retention import RetentionPolicy
+from media.domain.retention import expires_day
 from media.domain.verify import mismatch
 from media.metrics import ALARM_LINKS, DELETED, STORED_BYTES, UPLOADS
 from media.ports import Catalogue, Devices, ObjectStore, Publisher
@@ -35,6 +35,7 @@ from trackstream.alarm.v1.alarm_pb2 import AlarmRaised
 from trackstream.media.v1 import media_pb2
 from trackstream.tracking.v1.command_pb2 import CommandResult
 from trackstream.tracking.v1.media_pb2 import MediaUploaded
+from trackstream_events.retention import AccountRetentionPolicy
 from trackstream_events.timestamps import to_timestamp
 from trackstream_kafka import ConsumedEvent
 
@@ -47,6 +48,9 @@ STORED_TOPIC = "media.objects.v1"
 ALARMS_TOPIC = "alarm.alarms.v1"
 #: an alarm listing of one device's media around an alarm reads at most this many rows
 _LINK_SCAN = 1000
+#: media a retention sweep reads of a device at once
+_SWEEP_PAGE = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UnknownDevice(Exception):
@@ -79,7 +83,8 @@ class MediaApp:
     catalogue: Catalogue
     publisher: Publisher
     devices: Devices
-    retention: RetentionPolicy
+    #: the media retention of each account (0 days: kept until deleted or erased)
+    retention: AccountRetentionPolicy
     download_url_ttl_s: int = 300
     #: media captured this close to an alarm of the device (and of a matching kind) link to it
     alarm_link_window: timedelta = DEFAULT_WINDOW
@@ -236,7 +241,9 @@ class MediaApp:
         # if either fails the upload fails and the device sends it again, to the same key and
         # media id, so a MediaStored without rows is followed by the rows
         await asyncio.gather(
-            self.catalogue.add(record, self.retention.expires_day(account, record.captured_time)),
+            self.catalogue.add(
+                record, expires_day(self.retention.days(account), record.captured_time)
+            ),
             self.publisher.publish(STORED_TOPIC, stored, key=record.device_id),
         )
         source = "jt808" if record.source is Source.JT808 else "jimi_http"
@@ -305,6 +312,24 @@ class MediaApp:
             rows += 1
         DELETED.labels("erased").inc(objects)
         return objects, rows
+
+    async def delete_older(self, device_id: str, older_than: datetime) -> dict[str, int]:
+        """Every medium of the device captured before ``older_than`` (a retention that was
+        shortened after they were stored, with a later expiry day or none), read from the
+        device's partition of media_by_device: each object, then its rows. Their expiry
+        entries find no row when their day comes, and are dropped."""
+        deleted = 0
+        while True:
+            records, _ = await self.catalogue.list_by_device(
+                device_id, _EPOCH, older_than, _SWEEP_PAGE, None
+            )
+            for record in records:
+                await self.store.delete(record.bucket, record.object_key)
+                await self.catalogue.remove(record)
+                DELETED.labels("expired").inc()
+            deleted += len(records)
+            if len(records) < _SWEEP_PAGE:
+                return {"objects": deleted} if deleted else {}
 
     async def sweep(self, today: date, *, since: date) -> int:
         """Delete what expired on days in [since, today]; returns how many objects went."""

@@ -11,10 +11,11 @@ import pytest
 
 from media.domain.linking import AlarmCandidate
 from media.domain.model import MediaRecord
-from media.domain.retention import RetentionPolicy
 from media.domain.verify import StoredFacts
 from media.handlers import MediaApp
+from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
 from trackstream_events.pseudonyms import identifier_hmac
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_testing import FakePublisher
 
 IDENTIFIER_KEY = b"unit-test-identifier-key-32-bytes"
@@ -148,8 +149,19 @@ class FakeDevices:
         return self.accounts.get(device_id)
 
 
+#: an accounts table with nobody in it: every account takes the platform default
+NO_ACCOUNTS: dict[str, AccountChanged] = {}
+
+
+def accounts_with_media_days(days: dict[str, int]) -> dict[str, AccountChanged]:
+    return {
+        a: AccountChanged(account_id=a, retention=AccountRetention(media_days=d))
+        for a, d in days.items()
+    }
+
+
 class Harness:
-    def __init__(self, retention: RetentionPolicy | None = None) -> None:
+    def __init__(self, retention: AccountRetentionPolicy | None = None) -> None:
         self.store = FakeObjectStore()
         self.catalogue = InMemoryCatalogue()
         self.publisher = FakePublisher(source="/media")
@@ -159,7 +171,8 @@ class Harness:
             catalogue=self.catalogue,
             publisher=self.publisher,
             devices=self.devices,
-            retention=retention or RetentionPolicy(),
+            retention=retention
+            or AccountRetentionPolicy(DataKind.MEDIA, 0, lookup=NO_ACCOUNTS.get),
         )
 
 

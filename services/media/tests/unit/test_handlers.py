@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from media.domain.jimi import JimiUpload
-from media.domain.retention import RetentionPolicy
 from media.handlers import COMMANDS, STORED_TOPIC, UnknownDevice
-from services.media.tests.unit.conftest import BUCKET, Harness
+from services.media.tests.unit.conftest import BUCKET, Harness, accounts_with_media_days
 from trackstream.media.v1 import media_pb2
 from trackstream.tracking.v1 import command_pb2
 from trackstream.tracking.v1.media_pb2 import MEDIA_TYPE_IMAGE, MediaUploaded
+from trackstream_events.retention import AccountRetentionPolicy, DataKind
 from trackstream_events.timestamps import to_timestamp
+from trackstream_servicekit.retention_sweep import sweep_devices
 
 NOW = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
 PICTURE = b"\xff\xd8" + bytes(range(256)) * 100 + b"\xff\xd9"
@@ -158,7 +159,8 @@ async def test_erase_device_removes_every_version_and_row_and_is_idempotent(
 
 
 async def test_retention_per_account_sweeps_expired_objects_and_rows() -> None:
-    h = Harness(RetentionPolicy(default_days=0, account_days={"acct-short": 3}))
+    accounts = accounts_with_media_days({"acct-short": 3})
+    h = Harness(AccountRetentionPolicy(DataKind.MEDIA, 0, lookup=accounts.get))
     h.devices.register("1", "dev-1", "acct-short")
     h.devices.register("2", "dev-2", "acct-forever")
     short = await h.app.on_media_uploaded(uploaded(h, PICTURE, stored=PICTURE))
@@ -171,6 +173,31 @@ async def test_retention_per_account_sweeps_expired_objects_and_rows() -> None:
     assert await h.app.sweep(expiry, since=date(2026, 11, 1)) == 1
     assert set(h.catalogue.records) == {kept.media_id}
     assert list(h.store.objects) == [(BUCKET, "dev-2/k.jpg")]
+
+
+async def test_a_shortened_retention_reaches_media_already_stored() -> None:
+    accounts = accounts_with_media_days({})
+    h = Harness(AccountRetentionPolicy(DataKind.MEDIA, 0, lookup=accounts.get))
+    h.devices.register("1", "dev-1", "acct-short")
+    h.devices.register("2", "dev-2", "acct-other")
+    old = await h.app.on_media_uploaded(uploaded(h, PICTURE, stored=PICTURE))
+    event = uploaded(h, PICTURE, key="dev-2/k.jpg", stored=PICTURE)
+    event.device_id = "dev-2"
+    other = await h.app.on_media_uploaded(event)
+    assert old is not None and other is not None
+    assert h.catalogue.expiry == {}  # stored while kept until deleted: no expiry day
+    # the account now keeps media 2 days: the round 3 days after capture deletes its medium,
+    # not the other account's (which sets nothing: the platform keeps media)
+    accounts |= accounts_with_media_days({"acct-short": 2})
+    later = NOW + timedelta(days=3)
+    owners = [("dev-1", "acct-short"), ("dev-2", "acct-other")]
+    days, delete = h.app.retention.days, h.app.delete_older
+    assert await sweep_devices(owners, days, delete, kind="media", now=later) == {"objects": 1}
+    assert set(h.catalogue.records) == {other.media_id}
+    assert list(h.store.objects) == [(BUCKET, "dev-2/k.jpg")]
+    # a medium newer than the cut-off stays
+    assert await h.app.delete_older("dev-2", NOW - timedelta(seconds=1)) == {}
+    assert set(h.catalogue.records) == {other.media_id}
 
 
 async def test_a_clip_capture_asks_0x8801_to_record_for_its_duration(harness: Harness) -> None:

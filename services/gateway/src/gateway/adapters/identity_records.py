@@ -24,6 +24,11 @@ def node_of(change: accounts_pb2.AccountChanged | pb.Account) -> AccountNode:
         kind=Kind(change.kind) if change.kind in Kind._value2member_map_ else Kind.UNSPECIFIED,
         role=Role(change.role) if change.role in Role._value2member_map_ else Role.UNSPECIFIED,
         disabled=change.disabled,
+        retention=accounts_pb2.AccountRetention(
+            positions_days=change.retention.positions_days,
+            alarms_days=change.retention.alarms_days,
+            media_days=change.retention.media_days,
+        ),
     )
 
 

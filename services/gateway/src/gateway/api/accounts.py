@@ -17,10 +17,12 @@ from gateway.api.schemas import (
     AccountUpdate,
     ApiKeyCreate,
     RefreshRequest,
+    RetentionUpdate,
     RevokeRequest,
     TokenRequest,
     account_json,
     api_key_json,
+    retention_json,
     token_pair_json,
 )
 from gateway.api.security import CallerDep, client_rate_limit, gateway_of
@@ -29,6 +31,7 @@ from gateway.domain.access import Need
 from gateway.domain.model import ApiKeyEntry
 from gateway.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from trackstream.identity.v1 import identity_service_pb2 as pb
+from trackstream.identity.v1.accounts_pb2 import AccountRetention
 from trackstream_auth.api_keys import digest
 from trackstream_events.timestamps import to_timestamp
 
@@ -177,6 +180,44 @@ async def list_sub_accounts(
         "accounts": [account_json(a) for a in response.accounts],
         "next_page_token": response.next_page_token or None,
     }
+
+
+@router.get("/accounts/{account_id}/retention", tags=["accounts"])
+async def get_retention(*, account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """How long the account's positions, alarms and media are kept, in days. Each kind:
+    the account's own setting (null: not set) and, under ``effective``, what applies: the
+    account's own, else the nearest ancestor's that sets it (``set_by``), else the platform's
+    default (``days`` null; kept until deleted or erased when the platform sets none)."""
+    context = gateway_of(request)
+    node = access.check_account(context.directory, caller, account_id, Need.READ)
+    return retention_json(node, context.directory.accounts.get)
+
+
+@router.put("/accounts/{account_id}/retention", tags=["accounts"])
+async def set_retention(
+    *, account_id: str, body: RetentionUpdate, request: Request, caller: CallerDep
+) -> dict[str, Any]:
+    """Replace the account's own retention (its admin, or an admin above it). A kind absent
+    or 0 is not set: inherited from the nearest ancestor that sets it, else the platform's
+    default. Days are at most 7300 (Cassandra's longest TTL) and the platform's maximum when
+    it sets one (422 above it). A shorter retention reaches the data already stored within
+    the services' sweep interval; a longer one applies to data stored from now on."""
+    context = gateway_of(request)
+    access.check_account(context.directory, caller, account_id, Need.MANAGE)
+    account = await context.identity.UpdateAccount(
+        pb.UpdateAccountRequest(
+            account_id=account_id,
+            retention=AccountRetention(
+                positions_days=body.positions_days or 0,
+                alarms_days=body.alarms_days or 0,
+                media_days=body.media_days or 0,
+            ),
+        ),
+        timeout=_timeout(request),
+    )
+    node = node_of(account)
+    context.directory.put_account(node)
+    return retention_json(node, context.directory.accounts.get)
 
 
 # ---------------------------------------------------------------------- API keys

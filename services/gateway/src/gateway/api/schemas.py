@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.domain.model import AccountNode
 from gateway.domain.render import iso, iso_or_none
 from trackstream.identity.v1 import device_registry_pb2
 from trackstream.identity.v1 import identity_service_pb2 as pb
+from trackstream_events.retention import MAX_DAYS, DataKind, own_days, resolve
 
 KIND_NAMES = {2: "distributor", 3: "enterprise", 4: "end_user", 1: "platform"}
 KIND_VALUES = {v: k for k, v in KIND_NAMES.items()}
@@ -55,6 +58,43 @@ class AccountUpdate(Strict):
     disabled: bool | None = None
     role: RoleName | None = None
     password: str | None = Field(default=None, min_length=10, max_length=1024)
+
+
+def _retention_days(what: str) -> Any:
+    return Field(
+        default=None,
+        ge=0,
+        le=MAX_DAYS,
+        description=(
+            f"days {what} are kept; absent or 0: not set here (inherited from the nearest "
+            f"ancestor that sets it, else the platform default); at most {MAX_DAYS} and the "
+            "platform maximum"
+        ),
+    )
+
+
+class RetentionUpdate(Strict):
+    """An account's own retention, replaced as a whole: a kind absent or 0 is not set (the
+    account inherits it from the nearest ancestor that sets it, else the platform default)."""
+
+    positions_days: int | None = _retention_days("positions")
+    alarms_days: int | None = _retention_days("alarms")
+    media_days: int | None = _retention_days("media (pictures and videos)")
+
+
+def retention_json(
+    node: AccountNode, lookup: Callable[[str], AccountNode | None]
+) -> dict[str, Any]:
+    """The account's own setting per kind (null: not set) and what applies: ``days`` null
+    means the platform's default, ``set_by`` the account whose setting it is."""
+    own: dict[str, Any] = {}
+    effective: dict[str, Any] = {}
+    for kind in DataKind:
+        name = f"{kind.value}_days"
+        own[name] = own_days(node.retention, kind) or None
+        resolved = resolve(node.account_id, kind, lookup)
+        effective[name] = {"days": resolved.days or None, "set_by": resolved.set_by or None}
+    return {"account_id": node.account_id, **own, "effective": effective}
 
 
 class ApiKeyCreate(Strict):

@@ -3,9 +3,11 @@ shapes of the identity topics it keeps in memory, and the caller of a request.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+
+from trackstream.identity.v1.accounts_pb2 import AccountRetention
 
 
 class Role(IntEnum):
@@ -36,6 +38,13 @@ class AccountNode:
     kind: Kind
     role: Role
     disabled: bool
+    #: the account's own retention (0 per kind: inherited; trackstream_events.retention)
+    retention: AccountRetention = field(default_factory=AccountRetention)
+
+    @property
+    def ancestor_account_ids(self) -> tuple[str, ...]:
+        """The name the shared retention rule reads."""
+        return self.ancestors
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,10 @@
   wins whatever order positions arrive in.
 * ``position_addresses_by_device_day``: the address of a position (from geocoding), same key as
   the position, joined on read: an address never creates a position, whichever comes first.
+
+Retention (docs/architecture.md, "Retention per account"): every row carries its account's
+retention as a TTL from the write; :meth:`PositionStore.delete_older` removes the whole days
+older than a shortened retention through the day index (erasure deletes every day the same way).
 """
 
 from __future__ import annotations
@@ -18,9 +22,29 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from history.domain.model import PointAddress, TrackPoint
-from trackstream_cassandra import CassandraStore
+from trackstream_cassandra import CassandraStore, as_date
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+POSITIONS = "positions_by_device_day"
+DAYS = "position_days_by_device"
+LAST = "last_position_by_device"
+ADDRESSES = "position_addresses_by_device_day"
+
+
+async def delete_day_partitions(
+    store: CassandraStore, device_id: str, days: Sequence[date], *, concurrency: int
+) -> None:
+    """The device's positions and addresses of ``days`` (partition deletes; the day index is
+    the caller's, deleted after these so a crash half-way leaves it pointing at what is left)."""
+    partitions: Sequence[tuple[Any, ...]] = [(device_id, day) for day in days]
+    for table in (POSITIONS, ADDRESSES):
+        await store.execute_concurrently(
+            f"DELETE FROM {table} WHERE device_id = ? AND day = ?",
+            partitions,
+            concurrency=concurrency,
+        )
+
+
 _COLUMNS = (
     "fix_time, message_serial, latitude, longitude, altitude_m, speed_kmh, course_deg, valid, "
     "satellites, received_time, archived, ignition, odometer_m, flagged, address"
@@ -213,6 +237,30 @@ class PositionStore:
             *(self._with_addresses(p.fix_time.astimezone(UTC).date(), [p]) for p in last.values())
         )
         return {d: points[0] for d, points in zip(last, addressed, strict=True)}
+
+    async def delete_older(self, device_id: str, older_than: datetime) -> dict[str, int]:
+        """Every whole UTC day of the device older than ``older_than`` (a retention that was
+        shortened): its positions and addresses, then its index rows; and the newest fix when
+        it is older too (a delete timestamped ``older_than`` shadows only a fix written with
+        an older fix time). Returns the partitions and index rows deleted."""
+        cutoff = older_than.astimezone(UTC)
+        rows = await self._store.execute(
+            f"SELECT day FROM {DAYS} WHERE device_id = ? AND day < ?", (device_id, cutoff.date())
+        )
+        days = [as_date(r.day) for r in rows]
+        if not days:
+            return {}
+        await delete_day_partitions(self._store, device_id, days, concurrency=self._concurrency)
+        await self._store.execute(
+            f"DELETE FROM {LAST} USING TIMESTAMP ? WHERE device_id = ?",
+            (_micros(cutoff), device_id),
+        )
+        await self._store.execute_concurrently(
+            f"DELETE FROM {DAYS} WHERE device_id = ? AND day = ?",
+            [(device_id, day) for day in days],
+            concurrency=self._concurrency,
+        )
+        return {POSITIONS: len(days), ADDRESSES: len(days), DAYS: len(days)}
 
     async def ping(self) -> bool:
         await self._store.execute("SELECT release_version FROM system.local")

@@ -23,7 +23,7 @@ from identity.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from identity.domain.model import LocationConsent
+from identity.domain.model import LocationConsent, Retention
 from identity.handlers import Identity, TokenPair
 from identity.messages import account_message, api_key_message, device_message
 from trackstream.identity.v1 import identity_service_pb2 as pb
@@ -140,6 +140,15 @@ class IdentityApi(pb_grpc.IdentityServiceServicer):
                 disabled=present(r, "disabled"),
                 role=present(r, "role"),
                 password=present(r, "password"),
+                retention=(
+                    Retention(
+                        positions_days=r.retention.positions_days,
+                        alarms_days=r.retention.alarms_days,
+                        media_days=r.retention.media_days,
+                    )
+                    if r.HasField("retention")
+                    else None
+                ),
             ),
         )
         return account_message(account)

@@ -20,6 +20,7 @@ from identity.domain.model import (
     Device,
     DeviceShare,
     LocationConsent,
+    Retention,
     Session,
     ShareLink,
 )
@@ -98,8 +99,9 @@ class CassandraIdentityStore:
     async def save_account(self, account: Account) -> None:
         await self._db.execute(
             "INSERT INTO identity_accounts (account_id, parent_account_id, ancestor_account_ids, "
-            "kind, role, email, phone, display_name, password_hash, disabled, created_time) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "kind, role, email, phone, display_name, password_hash, disabled, created_time, "
+            "positions_retention_days, alarms_retention_days, media_retention_days) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 account.account_id,
                 account.parent_account_id,
@@ -112,13 +114,17 @@ class CassandraIdentityStore:
                 account.password_hash,
                 account.disabled,
                 account.created_time,
+                account.retention.positions_days,
+                account.retention.alarms_days,
+                account.retention.media_days,
             ],
         )
 
     async def get_account(self, account_id: str) -> Account | None:
         rows = await self._db.execute(
             "SELECT account_id, parent_account_id, ancestor_account_ids, kind, role, email, "
-            "phone, display_name, password_hash, disabled, created_time "
+            "phone, display_name, password_hash, disabled, created_time, "
+            "positions_retention_days, alarms_retention_days, media_retention_days "
             "FROM identity_accounts WHERE account_id = ?",
             [account_id],
         )
@@ -137,6 +143,11 @@ class CassandraIdentityStore:
             password_hash=r.password_hash or "",
             disabled=bool(r.disabled),
             created_time=_utc(r.created_time) or _EPOCH,
+            retention=Retention(
+                positions_days=r.positions_retention_days or 0,
+                alarms_days=r.alarms_retention_days or 0,
+                media_days=r.media_retention_days or 0,
+            ),
         )
 
     async def add_child(self, parent_account_id: str, account_id: str) -> None:

@@ -27,6 +27,15 @@ class AccountRole(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """Days an account keeps its positions, alarms and media (0: not set here)."""
+
+    positions_days: int = 0
+    alarms_days: int = 0
+    media_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     account_id: str
     #: "" for the platform root
@@ -41,6 +50,8 @@ class Account:
     password_hash: str
     disabled: bool
     created_time: datetime
+    #: the account's own retention in days (0: not set, inherited; trackstream_events.retention)
+    retention: Retention = field(default_factory=Retention)
 
 
 class LocationConsent(IntEnum):

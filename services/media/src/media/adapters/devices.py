@@ -1,8 +1,10 @@
 """The device registry as media sees it: IMEI (via the identifier HMAC) -> device id, and the
-device's account, from the compacted ``identity.device-registry.v1`` topic."""
+device's account, from the compacted ``identity.device-registry.v1`` topic; and the accounts
+(``identity.accounts.v1``), for their media retention."""
 
 from __future__ import annotations
 
+from trackstream.identity.v1.accounts_pb2 import AccountChanged
 from trackstream.identity.v1.device_registry_pb2 import DeviceRegistered
 from trackstream_events.pseudonyms import identifier_hmac
 from trackstream_kafka.index import SecondaryIndex
@@ -10,6 +12,7 @@ from trackstream_kafka.settings import KafkaSettings
 from trackstream_kafka.table import CompactedTable
 
 REGISTRY_TOPIC = "identity.device-registry.v1"
+ACCOUNTS_TOPIC = "identity.accounts.v1"
 
 
 class RegistryDevices:
@@ -26,6 +29,9 @@ class RegistryDevices:
             DeviceRegistered.FromString,
             client_id="media-devices",
             on_change=self.by_hmac.apply,
+        )
+        self.accounts: CompactedTable[AccountChanged] = CompactedTable(
+            settings, ACCOUNTS_TOPIC, AccountChanged.FromString, client_id="media-accounts"
         )
 
     def device_of(self, identifier: str) -> str | None:
