@@ -19,6 +19,8 @@ from trackstream_auth import (
     parse_jwks,
 )
 
+#: when the tokens are issued; verified at this time too (the suite may reach a test minutes
+#: after this module was imported), except where the real clock is the point
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -31,7 +33,7 @@ def test_access_token_round_trips_its_claims() -> None:
     token, issued = TokenSigner(key).access_token(
         "acc-1", "sess-1", now=NOW, lifetime=timedelta(minutes=15)
     )
-    claims = verifier_for(key).verify_access(token)
+    claims = verifier_for(key).verify_access(token, now=NOW)
     assert claims == issued
     assert claims.expires_at - claims.issued_at == timedelta(minutes=15)
 
@@ -80,12 +82,12 @@ def test_share_and_access_tokens_cannot_stand_in_for_each_other() -> None:
     share = signer.share_token("link-1", "dev-1", now=NOW, expires_at=NOW + timedelta(hours=1))
     access, _ = signer.access_token("a", "s", now=NOW, lifetime=timedelta(minutes=1))
     verifier = verifier_for(key)
-    claims = verifier.verify_share(share)
+    claims = verifier.verify_share(share, now=NOW)
     assert (claims.link_id, claims.device_id) == ("link-1", "dev-1")
     with pytest.raises(InvalidToken, match=r"want 'access'"):
-        verifier.verify_access(share)
+        verifier.verify_access(share, now=NOW)
     with pytest.raises(InvalidToken, match=r"want 'share'"):
-        verifier.verify_share(access)
+        verifier.verify_share(access, now=NOW)
 
 
 def test_jwks_holds_public_keys_only_with_thumbprint_ids() -> None:
@@ -94,7 +96,7 @@ def test_jwks_holds_public_keys_only_with_thumbprint_ids() -> None:
     assert [k["kid"] for k in document["keys"]] == [new.kid, old.kid]
     assert all(set(k) == {"kty", "crv", "x", "kid", "alg", "use"} for k in document["keys"])
     token, _ = TokenSigner(old).access_token("a", "s", now=NOW, lifetime=timedelta(minutes=1))
-    verifier_for(new, old).verify_access(token)  # rotation: old tokens still verify
+    verifier_for(new, old).verify_access(token, now=NOW)  # rotation: old tokens still verify
 
 
 def test_malformed_jwks_is_a_clear_error() -> None:
