@@ -84,3 +84,19 @@ def test_identifier_hmac_is_keyed_and_edition_independent() -> None:
     assert len(identifier_hmac(key, "359339077003915")) == 32
     with pytest.raises(ValueError, match="at least 16 bytes"):
         identifier_hmac(b"short", "359339077003915")
+
+
+def test_each_time_is_formatted_as_itself_when_events_share_or_change_their_time() -> None:
+    """The last formatted time is reused for the same datetime object (one per publishing
+    call), never for another one, even an equal one in another zone."""
+    first = datetime(2026, 11, 28, 10, 0, 0, 1, tzinfo=UTC)
+    second = datetime(2026, 11, 28, 10, 0, 0, 2, tzinfo=UTC)
+    zoned = datetime(2026, 11, 28, 12, 0, 0, 2, tzinfo=timezone(timedelta(hours=2)))
+
+    def ce_time(when: datetime) -> bytes:
+        return dict(Envelope(type="t", source="/s", subject="x", time=when).to_headers())["ce_time"]
+
+    assert ce_time(first) == ce_time(first) == b"2026-11-28T10:00:00.000001Z"
+    assert ce_time(second) == b"2026-11-28T10:00:00.000002Z"
+    assert ce_time(zoned) == b"2026-11-28T10:00:00.000002Z"
+    assert ce_time(first) == b"2026-11-28T10:00:00.000001Z"

@@ -265,3 +265,19 @@ def test_a_consumer_of_a_sealed_topic_without_data_keys_is_refused() -> None:
             registry=default_registry(),
             dead_letters=FakePublisher(),  # type: ignore[arg-type]
         )
+
+
+def test_every_sealed_event_gets_its_own_nonce_across_the_pools_blocks() -> None:
+    """Nonces come from a pool refilled from the OS 256 at a time: none repeats across
+    refills, and a dropped pool (a forked child's) starts over from fresh random bytes."""
+    from trackstream_kafka import sealing
+
+    key = DataKey.generate()
+    nonces = []
+    for n in range(3 * 256 + 7):
+        if n == 400:
+            sealing._NONCES.drop()
+        _, header = seal(_position(), topic=TOPIC, record_key=b"dev-1", event_id=b"e", key=key)
+        nonces.append(header[1 + 16 : 1 + 16 + 12])
+    assert len(set(nonces)) == len(nonces)
+    assert all(len(n) == 12 for n in nonces)

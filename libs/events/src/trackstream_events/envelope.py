@@ -145,9 +145,19 @@ def _constant_headers(type_: str, source: str) -> Headers:
     ]
 
 
+#: the last time formatted, and its text (compared by identity: one datetime object per call)
+_last_rfc3339: tuple[datetime | None, str] = (None, "")
+
+
 def _rfc3339(when: datetime) -> str:
+    global _last_rfc3339
+    last_when, last_text = _last_rfc3339
+    if when is last_when:  # the events of one publishing call share their time
+        return last_text
     if when.tzinfo is UTC:  # the usual case: isoformat ends in "+00:00"
-        return when.isoformat(timespec="microseconds")[:-6] + "Z"
+        text = when.isoformat(timespec="microseconds")[:-6] + "Z"
+        _last_rfc3339 = (when, text)
+        return text
     if when.tzinfo is None:
         raise InvalidEnvelope("event time must be timezone-aware")
     return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -45,7 +45,14 @@ class EventRegistry:
 
 
 def type_name(message: Message) -> str:
-    return str(message.DESCRIPTOR.full_name)
+    name = _TYPE_NAMES.get(type(message))
+    if name is None:
+        name = _TYPE_NAMES[type(message)] = str(message.DESCRIPTOR.full_name)
+    return name
+
+
+#: full names by message class (the descriptor lookup is the slow part, once per event)
+_TYPE_NAMES: dict[type[Message], str] = {}
 
 
 def default_registry() -> EventRegistry:
