@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from trackstream.tracking.v1.fix_pb2 import Fix, Origin
 from trackstream.tracking.v1.position_pb2 import PositionReported
 from trackstream_events.envelope import Envelope
 from trackstream_kafka import EventPublisher, KafkaSettings, Outgoing, PublishError
+from trackstream_kafka.coalescing import CoalescingPublisher
 from trackstream_kafka.publisher import CachedPartitioner
 from trackstream_obs.tracing import configure_tracing
 
@@ -162,3 +164,52 @@ async def test_many_events_go_out_batched_in_order_per_key_on_the_send_partition
     raw = [r.value for r in records if not r.headers]
     assert [v for v in raw if v.startswith(b"few")] == [b"few-%d" % i for i in range(3)]
     assert [v for v in raw if v.startswith(b"many")] == [b"many-%d" % i for i in range(30)]
+
+
+async def test_group_commit_sends_concurrent_callers_together_in_order_per_key(
+    kafka_settings: KafkaSettings, make_topic: MakeTopic
+) -> None:
+    """CoalescingPublisher (ingest's publisher): 40 callers, each publishing one event at a time
+    and the next only once it is acknowledged, as a device connection does. Their calls go out
+    as batches built per partition, a few records each: every record lands once, in order per
+    key, on the partition ``send`` would have chosen, and each caller got its own envelopes."""
+    topic = await make_topic(partitions=3)
+    inner = EventPublisher.create(kafka_settings, source="/tests/group-commit")
+    sends: list[int] = []
+    original = inner.publish_many
+
+    async def counted(items: Sequence[Outgoing], *, as_batches: bool = False) -> list[Envelope]:
+        assert as_batches  # every group commit goes as batches, however few records
+        sends.append(len(items))
+        return await original(items, as_batches=as_batches)
+
+    inner.publish_many = counted  # type: ignore[method-assign]
+    publisher = CoalescingPublisher(inner)
+    await publisher.start()
+    devices = [f"dev-{n}" for n in range(40)]
+    envelopes: dict[str, list[str]] = {d: [] for d in devices}
+
+    async def device(device_id: str) -> None:
+        for serial in range(15):
+            [envelope] = await publisher.publish_many(
+                [Outgoing(topic, _position(device_id, serial), key=device_id)]
+            )
+            assert envelope.subject == device_id
+            envelopes[device_id].append(envelope.id)
+
+    try:
+        await asyncio.gather(*(device(d) for d in devices))
+    finally:
+        await publisher.stop()
+
+    assert sum(sends) == 600 and len(sends) < 600 / 4  # coalesced, not one send per call
+    records = await read_all(kafka_settings, topic)
+    assert len(records) == 600
+    partitions = list(range(3))
+    for device_id in devices:
+        mine = [r for r in records if r.key == device_id.encode()]
+        serials = [PositionReported.FromString(r.value).origin.message_serial for r in mine]
+        assert serials == list(range(15))
+        assert [Envelope.from_headers(r.headers).id for r in mine] == envelopes[device_id]
+        expected = CachedPartitioner()(device_id.encode(), partitions, partitions)
+        assert {r.partition for r in mine} == {expected}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,26 +169,44 @@ class EventPublisher:
         [envelope] = await self.publish_many([Outgoing(topic, event, key, time_, cause)])
         return envelope
 
-    async def publish_many(self, items: Sequence[Outgoing]) -> list[Envelope]:
+    async def publish_many(
+        self, items: Sequence[Outgoing], *, as_batches: bool = False
+    ) -> list[Envelope]:
         """Enqueue every event in order, then wait for all acks: per-key order holds and the
-        acknowledgements overlap. Raises :class:`PublishError` if any was not acknowledged."""
+        acknowledgements overlap. Raises :class:`PublishError` if any was not acknowledged.
+
+        ``as_batches``: each partition's records go as batches built here and sent at once,
+        however few (no linger), for a caller that gathers records itself
+        (:class:`~trackstream_kafka.coalescing.CoalescingPublisher`); otherwise only from
+        :data:`BATCH_FROM_RECORDS` records for a partition."""
         if not items:
             return []
+        batch_from = 1 if as_batches else BATCH_FROM_RECORDS
         if trace_this():
             with _tracer.start_as_current_span(
                 f"publish {items[0].topic}", kind=trace.SpanKind.PRODUCER
             ):
-                envelopes = await self._publish(items, *current_traceparent())
+                envelopes = await self._publish(items, *current_traceparent(), batch_from)
         else:
-            envelopes = await self._publish(items, None, None)
-        for item, envelope in zip(items, envelopes, strict=True):
-            _published(item.topic, envelope.type).inc()
+            envelopes = await self._publish(items, None, None, batch_from)
+        if len(items) == 1:
+            _published(items[0].topic, envelopes[0].type).inc()
+        else:  # one increment per kind: each takes the metric's lock
+            for (topic, event_type), n in Counter(
+                (item.topic, envelope.type) for item, envelope in zip(items, envelopes, strict=True)
+            ).items():
+                _published(topic, event_type).inc(n)
         return envelopes
 
     async def _publish(
-        self, items: Sequence[Outgoing], traceparent: str | None, tracestate: str | None
+        self,
+        items: Sequence[Outgoing],
+        traceparent: str | None,
+        tracestate: str | None,
+        batch_from: int,
     ) -> list[Envelope]:
-        envelopes = [self._envelope(item, traceparent, tracestate) for item in items]
+        now = datetime.now(UTC)  # one publishing time for the call (one ce_time to format)
+        envelopes = [self._envelope(item, traceparent, tracestate, now) for item in items]
         keys = self.data_keys
         sealed = [keys is not None and keys.seals(item.topic) for item in items]
         if not any(sealed):
@@ -218,7 +237,7 @@ class EventPublisher:
                 else:
                     value = item.event.SerializeToString()
                 records.append((item.topic, record_key, value, headers))
-        await self._send_records(records)
+        await self._send_records(records, batch_from=batch_from)
         return envelopes
 
     async def publish_records(
@@ -267,7 +286,7 @@ class EventPublisher:
         await self._send_records([(topic, key, value, headers)])
 
     def _envelope(
-        self, item: Outgoing, traceparent: str | None, tracestate: str | None
+        self, item: Outgoing, traceparent: str | None, tracestate: str | None, now: datetime
     ) -> Envelope:
         cause = item.cause
         return Envelope(
@@ -275,7 +294,7 @@ class EventPublisher:
             source=self._source,
             subject=item.key,
             id=item.event_id or uuid7(),
-            time=item.time or datetime.now(UTC),
+            time=item.time or now,
             traceparent=traceparent,
             tracestate=tracestate,
             correlation_id=(cause.correlation_id or cause.id) if cause else None,
@@ -283,14 +302,18 @@ class EventPublisher:
         )
 
     async def _send_records(
-        self, records: Sequence[_Record], *, one_by_one: bool = False
+        self,
+        records: Sequence[_Record],
+        *,
+        one_by_one: bool = False,
+        batch_from: int = BATCH_FROM_RECORDS,
     ) -> list[object]:
         """Every record acknowledged on return; the results are one per future: one per record
         with ``one_by_one`` (or below the batching size), else one per batch of a partition."""
         started = time.perf_counter()
         acks: list[asyncio.Future[object]] = []
         try:
-            await self._enqueue(records, acks, one_by_one=one_by_one)
+            await self._enqueue(records, acks, one_by_one=one_by_one, batch_from=batch_from)
             if len(acks) == 1:  # the common case: no gather machinery for one future
                 results: list[object] = [await _settled(acks[0])]
             else:
@@ -315,11 +338,12 @@ class EventPublisher:
         acks: list[asyncio.Future[object]],
         *,
         one_by_one: bool = False,
+        batch_from: int = BATCH_FROM_RECORDS,
     ) -> None:
         """Hand every record to the producer, in order per partition; one future per record
-        sent alone, one per batch."""
+        sent alone, one per batch (a partition's records from ``batch_from`` of them)."""
         producer = self._producer
-        if one_by_one or len(records) < BATCH_FROM_RECORDS:
+        if one_by_one or len(records) < batch_from:
             for topic, key, value, headers in records:
                 acks.append(await producer.send(topic, value=value, key=key, headers=headers))
             return
@@ -342,7 +366,7 @@ class EventPublisher:
             else:
                 group.append(record)
         for (topic, partition), group in groups.items():
-            if len(group) < BATCH_FROM_RECORDS:
+            if len(group) < batch_from:
                 for _, key, value, headers in group:
                     acks.append(
                         await producer.send(

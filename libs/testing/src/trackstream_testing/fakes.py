@@ -60,7 +60,9 @@ class FakePublisher:
         self.published.append(PublishedEvent(topic, key, event, envelope))
         return envelope
 
-    async def publish_many(self, items: Sequence[Outgoing]) -> list[Envelope]:
+    async def publish_many(
+        self, items: Sequence[Outgoing], *, as_batches: bool = False
+    ) -> list[Envelope]:
         self._maybe_fail()
         envelopes = []
         for item in items:

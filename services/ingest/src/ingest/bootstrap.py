@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ingest.adapters.directory import InMemoryDirectory, KafkaDirectory
 from ingest.adapters.media_store import S3MediaStore
 from ingest.adapters.osmand_server import OsmandServer
 from ingest.adapters.tcp_server import (
+    Connection,
     ConnectionRegistry,
     ConnectionServer,
     DeviceServer,
@@ -32,7 +34,8 @@ from ingest.protocols.jt808 import Jt808Adapter
 from trackstream.tracking.v1 import fix_pb2
 from trackstream_cassandra import CassandraStore, connect
 from trackstream_kafka import EventPublisher
-from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys
+from trackstream_kafka.coalescing import CoalescingPublisher
+from trackstream_kafka.sealing import CassandraDataKeyStore, DataKeys, SubjectShredded
 from trackstream_protocols import native
 from trackstream_s3 import make_client
 
@@ -94,6 +97,22 @@ async def _first(wait: Coroutine[Any, Any, bool], task: asyncio.Task[None]) -> N
         raise RuntimeError("a background task ended before it was ready")
 
 
+async def device_online(
+    dispatcher: CommandDispatcher, data_keys: DataKeys | None, connection: Connection
+) -> None:
+    """A device has just identified itself: its data key is fetched (or made) now, so its first
+    position does not wait for the key store; then the commands held for it go out."""
+    device_id = connection.session.device_id
+    if data_keys is not None and device_id is not None:
+        try:
+            await data_keys.for_sealing([device_id])
+        except SubjectShredded:
+            pass  # an erased device: its events are refused when they come
+        except Exception as err:  # its first event will ask again, and fail properly
+            log.warning("data key not fetched at login: %r", err)
+    await dispatcher.device_online(connection)
+
+
 def bootstrap(
     settings: IngestSettings,
     *,
@@ -112,7 +131,10 @@ def bootstrap(
             connect(settings.cassandra, keyspace=settings.cassandra.keyspace)
         )
         data_keys = DataKeys(CassandraDataKeyStore(cassandra))
-        publisher = EventPublisher.create(settings.kafka, source="/ingest", data_keys=data_keys)
+        # the frames of all connections read in one turn of the loop go out as one call
+        publisher = CoalescingPublisher(
+            EventPublisher.create(settings.kafka, source="/ingest", data_keys=data_keys)
+        )
     directory = directory if directory is not None else KafkaDirectory(settings.kafka)
     media = media or S3MediaStore(make_client(settings.s3), MEDIA_BUCKET)
     key = settings.identifier_key.get_secret_value().encode()
@@ -170,7 +192,7 @@ def bootstrap(
             handler=handler,
             connections=connections,
             options=options,
-            on_identified=dispatcher.device_online,
+            on_identified=functools.partial(device_online, dispatcher, data_keys),
         )
         for name, protocol, factory in (
             ("gt06", fix_pb2.PROTOCOL_GT06, gt06_adapter),

@@ -225,7 +225,8 @@ class DeviceServer(ConnectionServer):
                     os._exit(70)
                 for response in result.responses:
                     writer.write(response)
-                await writer.drain()
+                if writer.transport.get_write_buffer_size():
+                    await writer.drain()  # the device does not read: wait (or fail) here
                 if result.identified:
                     self._connections.register(connection)
                     await self._on_identified(connection)

@@ -30,12 +30,17 @@ class ConsentPolicy:
     grid_deg: float = 0.05
 
 
+#: the enum numbers, read once (the enum wrapper's attribute lookup is slow per frame)
+_GRANTED = LocationConsent.LOCATION_CONSENT_GRANTED
+_UNSPECIFIED = LocationConsent.LOCATION_CONSENT_UNSPECIFIED
+
+
 def precise_allowed(
     consent: int, worn_by_minor: bool, guardian_consent: bool, policy: ConsentPolicy
 ) -> bool:
-    if consent == LocationConsent.LOCATION_CONSENT_GRANTED:
+    if consent == _GRANTED:
         given = True
-    elif consent == LocationConsent.LOCATION_CONSENT_UNSPECIFIED:
+    elif consent == _UNSPECIFIED:
         given = policy.unrecorded_is_consent
     else:
         given = False

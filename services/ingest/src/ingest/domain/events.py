@@ -15,6 +15,8 @@ _MICROSECOND = timedelta(microseconds=1)
 #: namespace of position event ids: the same position retransmitted gets the same ce_id
 _ID_KEY = b"trackstream.tracking.v1.PositionReported"
 _ID_HASHER = hashlib.blake2b(digest_size=16, key=_ID_KEY)
+#: a hex digit with its top two bits set to the RFC 9562 variant (10)
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 _FIX_ATTRIBUTES = {"ignition", "odometer", "batteryLevel", "power", "rssi", "sat"}
 #: decoded values that identify a device or its SIM: never published
@@ -30,11 +32,9 @@ def position_event_id(device_id: str, fix_time: datetime, serial: int) -> str:
     micros = (fix_time - _EPOCH) // _MICROSECOND
     hasher = _ID_HASHER.copy()  # the keyed state, so the key block is not hashed every time
     hasher.update(f"{device_id}|{micros}|{serial}".encode())
-    digest = bytearray(hasher.digest())
-    digest[6] = digest[6] & 0x0F | 0x80  # version 8
-    digest[8] = digest[8] & 0x3F | 0x80  # RFC variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hasher.hexdigest()
+    # version 8 in the 13th hex digit, the RFC variant (10xx) in the top bits of the 17th
+    return f"{h[:8]}-{h[8:12]}-8{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def fix_message(fix: Fix) -> fix_pb2.Fix:
