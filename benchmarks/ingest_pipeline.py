@@ -1,6 +1,7 @@
 """Frames per second from TCP into Kafka: devices → ingest (its own process) → Kafka, each
 device waiting for the ACK of every frame, against a raw aiokafka producer loop sending the
-same PositionReported payloads with the same producer settings and the same concurrency."""
+records ingest writes (PositionReported sealed under a device key, with its envelope headers),
+built in advance, with the same producer settings and the same concurrency."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ingest.domain.reports import PositionReport
 from trackstream_events.envelope import Envelope
 from trackstream_kafka import KafkaSettings
 from trackstream_kafka.publisher import make_producer
+from trackstream_kafka.sealing import SEALED_HEADER, DataKey, seal
 from trackstream_protocols.gt06 import device as gt06_device
 
 TARGET = 0.5
@@ -36,25 +38,32 @@ async def raw_producer(devices: int, per_device: int) -> float:
     producer = make_producer(settings, client_id="bench-raw")
     await producer.start()
     origin = events.origin(1, 0, "bench", True)
-    payloads = {}
+    # the records ingest writes: positions sealed under the device's data key (value without
+    # the personal fields, the whole event in the ts-sealed header), all built before timing
+    payloads: dict[str, list[tuple[bytes, list[tuple[str, bytes]]]]] = {}
     for d in range(devices):
         device_id = f"bench-raw-{d}"
-        payloads[device_id] = [
-            (
+        key = DataKey.generate()
+        payloads[device_id] = []
+        for i, fix in enumerate(route_fixes(per_device, lane=d)):
+            envelope = Envelope(
+                type="trackstream.tracking.v1.PositionReported",
+                source="/ingest",
+                subject=device_id,
+            )
+            value, sealed = seal(
                 events.position_reported(
                     PositionReport(fix, i),
                     device_id=device_id,
                     received=fix.fix_time,
                     origin_=origin,
-                ).SerializeToString(),
-                Envelope(
-                    type="trackstream.tracking.v1.PositionReported",
-                    source="/bench",
-                    subject=device_id,
-                ).to_headers(),
+                ),
+                topic=TOPIC,
+                record_key=device_id.encode(),
+                event_id=envelope.id.encode(),
+                key=key,
             )
-            for i, fix in enumerate(route_fixes(per_device, lane=d))
-        ]
+            payloads[device_id].append((value, [*envelope.to_headers(), (SEALED_HEADER, sealed)]))
 
     async def device(device_id: str) -> None:
         for value, headers in payloads[device_id]:
