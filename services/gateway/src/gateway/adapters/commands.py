@@ -5,17 +5,18 @@ over the command time-to-live at start, then followed."""
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
+import functools
 from datetime import UTC
+
+from aiokafka import ConsumerRecord
 
 from gateway.domain.commands import STATUSES, CommandBook, CommandState
 from trackstream.tracking.v1 import command_pb2
-from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
+from trackstream_events.envelope import Envelope
+from trackstream_kafka.follow import Opener, follow
+from trackstream_kafka.sealing import DataKeys
 from trackstream_kafka.settings import KafkaSettings
-from trackstream_kafka.table import reader_of
 
-log = logging.getLogger(__name__)
 COMMANDS_TOPIC = "tracking.commands.v1"
 RESULTS_TOPIC = "tracking.command-results.v1"
 
@@ -40,6 +41,21 @@ def state_of_result(result: command_pb2.CommandResult) -> CommandState:
     )
 
 
+def _to_book(
+    book: CommandBook, record: ConsumerRecord[bytes, bytes], _: Envelope, opened: Opener
+) -> None:
+    if record.topic == RESULTS_TOPIC:
+        result = command_pb2.CommandResult.FromString(record.value or b"")
+        opened(result)
+        state = state_of_result(result)
+    else:
+        requested = command_pb2.CommandRequested.FromString(record.value or b"")
+        opened(requested)
+        state = state_of_request(requested)
+    if state.command_id:
+        book.record(state)
+
+
 async def run_command_feed(
     settings: KafkaSettings,
     book: CommandBook,
@@ -52,39 +68,14 @@ async def run_command_feed(
 ) -> None:
     """Commands and results of the last ``lookback_s``, then live; sealed ones opened with
     ``data_keys`` (an erased device's skipped)."""
-    consumer = await reader_of(settings, [COMMANDS_TOPIC, RESULTS_TOPIC], client_id)
-    try:
-        partitions = sorted(consumer.assignment())
-        since_ms = int((time.time() - lookback_s) * 1000)
-        offsets = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            found = offsets.get(tp)
-            consumer.seek(tp, found.offset if found is not None else ends[tp])
-        started.set()
-        while not stopping.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
-            keys = await keys_for_records(data_keys, batch.values())
-            for records in batch.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        event_id = dict(record.headers).get("ce_id", b"").decode()
-                        if record.topic == RESULTS_TOPIC:
-                            result = command_pb2.CommandResult.FromString(record.value)
-                            open_record(result, record, event_id, keys, data_keys)
-                            state = state_of_result(result)
-                        else:
-                            requested = command_pb2.CommandRequested.FromString(record.value)
-                            open_record(requested, record, event_id, keys, data_keys)
-                            state = state_of_request(requested)
-                    except Shredded:
-                        continue  # its device was erased
-                    except Exception:
-                        log.warning("unreadable command record skipped")
-                        continue
-                    if state.command_id:
-                        book.record(state)
-    finally:
-        await consumer.stop()
+    await follow(
+        settings,
+        [COMMANDS_TOPIC, RESULTS_TOPIC],
+        functools.partial(_to_book, book),
+        stopping,
+        started,
+        client_id=client_id,
+        label="gateway-commands",
+        data_keys=data_keys,
+        lookback_s=lookback_s,
+    )

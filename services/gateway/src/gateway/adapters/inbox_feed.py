@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from google.protobuf.message import Message
 
 from gateway.adapters.live import LiveHub
@@ -18,16 +18,12 @@ from gateway.domain.directory import Directory
 from gateway.domain.render import iso_or_none
 from trackstream.notification.v1 import notification_pb2
 from trackstream_events.envelope import Envelope
-from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
+from trackstream_kafka.follow import Opener, follow
+from trackstream_kafka.sealing import DataKeys
 from trackstream_kafka.settings import KafkaSettings
-from trackstream_kafka.table import reader_of
-from trackstream_obs.metrics import EVENTS_CONSUMED
-
-log = logging.getLogger(__name__)
 
 INBOX_TOPIC = "notification.inbox.v1"
 INBOX_TYPE = notification_pb2.InboxNotificationAdded.DESCRIPTOR.full_name
-_SHREDDED = EVENTS_CONSUMED.labels(INBOX_TOPIC, "gateway-inbox", "skipped_shredded")
 
 
 def live_inbox(event: notification_pb2.InboxNotificationAdded) -> dict[str, Any]:
@@ -65,6 +61,16 @@ def hand_over(
     return True
 
 
+def _to_account(
+    hub: LiveHub,
+    directory: Directory,
+    record: ConsumerRecord[bytes, bytes],
+    envelope: Envelope,
+    opened: Opener,
+) -> None:
+    hand_over(hub, directory, envelope.type, record.value or b"", opened)
+
+
 async def run_inbox_feed(
     settings: KafkaSettings,
     hub: LiveHub,
@@ -77,40 +83,13 @@ async def run_inbox_feed(
 ) -> None:
     """The inbox topic from its end; sealed entries opened with ``data_keys`` (those of an
     erased account skipped, as every consumer does)."""
-    consumer = await reader_of(settings, [INBOX_TOPIC], client_id)
-    try:
-        partitions = sorted(consumer.assignment())
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:  # resolve the end offsets now, not at the first fetch
-            await consumer.position(tp)
-        started.set()
-        while not stopping.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
-            keys = await keys_for_records(data_keys, batch.values())
-            for records in batch.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        envelope = Envelope.from_headers(record.headers)
-                        hand_over(
-                            hub,
-                            directory,
-                            envelope.type,
-                            record.value,
-                            functools.partial(
-                                open_record,
-                                record=record,
-                                event_id=envelope.id,
-                                keys=keys,
-                                data_keys=data_keys,
-                            ),
-                        )
-                    except Shredded:
-                        EVENTS_CONSUMED.labels(
-                            INBOX_TOPIC, "gateway-inbox", "skipped_shredded"
-                        ).inc()
-                    except Exception:
-                        log.warning("unreadable inbox record skipped")
-    finally:
-        await consumer.stop()
+    await follow(
+        settings,
+        [INBOX_TOPIC],
+        functools.partial(_to_account, hub, directory),
+        stopping,
+        started,
+        client_id=client_id,
+        label="gateway-inbox",
+        data_keys=data_keys,
+    )

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge
 
@@ -20,10 +21,9 @@ from trackstream.alarm.v1 import alarm_pb2 as platform_alarm_pb2
 from trackstream.tracking.v1 import alarm_pb2, device_pb2, position_pb2
 from trackstream_events.envelope import Envelope
 from trackstream_events.registry import EventRegistry
-from trackstream_kafka.sealing import DataKeys, Shredded, keys_for_records, open_record
+from trackstream_kafka.follow import Opener, follow
+from trackstream_kafka.sealing import DataKeys
 from trackstream_kafka.settings import KafkaSettings
-from trackstream_kafka.table import reader_of
-from trackstream_obs.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,6 @@ _RENDER: dict[type[Any], Callable[[Any], render.JSON]] = {
     platform_alarm_pb2.AlarmRaised: render.live_platform_alarm,
 }
 _REGISTRY = EventRegistry(*_RENDER)
-
-
-@functools.cache
-def _shredded(topic: str) -> Any:
-    """Sealed records of erased subjects (their keys are gone): skipped, as every consumer does."""
-    return EVENTS_CONSUMED.labels(topic, "gateway-live", "skipped_shredded")
 
 
 class Subscription:
@@ -154,6 +148,14 @@ def message_of(
     return getattr(event, "device_id", ""), _RENDER[type(event)](event)
 
 
+def _to_sockets(
+    hub: LiveHub, record: ConsumerRecord[bytes, bytes], envelope: Envelope, opened: Opener
+) -> None:
+    found = message_of(envelope.type, record.value or b"", opened)
+    if found is not None and found[0]:
+        hub.publish(*found)
+
+
 async def run_live_feed(
     settings: KafkaSettings,
     hub: LiveHub,
@@ -165,42 +167,13 @@ async def run_live_feed(
 ) -> None:
     """Every live topic from its end, outside any group; sealed records are opened with the
     process's ``data_keys`` (those of an erased subject are skipped, as in every consumer)."""
-    consumer = await reader_of(settings, list(LIVE_TOPICS), client_id)
-    try:
-        partitions = sorted(consumer.assignment())
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:  # resolve the end offsets now, not at the first fetch
-            await consumer.position(tp)
-        started.set()
-        while not stopping.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
-            keys = await keys_for_records(data_keys, batch.values())
-            for records in batch.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        envelope = Envelope.from_headers(record.headers)
-                        found = message_of(
-                            envelope.type,
-                            record.value,
-                            functools.partial(
-                                open_record,
-                                record=record,
-                                event_id=envelope.id,
-                                keys=keys,
-                                data_keys=data_keys,
-                            ),
-                        )
-                    except Shredded:
-                        EVENTS_CONSUMED.labels(
-                            record.topic, "gateway-live", "skipped_shredded"
-                        ).inc()
-                        continue
-                    except Exception:
-                        log.warning("unreadable live record skipped", extra={"topic": record.topic})
-                        continue
-                    if found is not None and found[0]:
-                        hub.publish(*found)
-    finally:
-        await consumer.stop()
+    await follow(
+        settings,
+        LIVE_TOPICS,
+        functools.partial(_to_sockets, hub),
+        stopping,
+        started,
+        client_id=client_id,
+        label="gateway-live",
+        data_keys=data_keys,
+    )
