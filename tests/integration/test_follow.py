@@ -32,35 +32,26 @@ async def test_a_follower_sees_what_comes_after_its_start_and_skips_what_it_cann
     stopping = asyncio.Event()
     try:
         await publisher.publish_many([Outgoing(topic, PositionReported(device_id="before"), "k1")])
-        await asyncio.sleep(0.05)
         from_end, from_then = asyncio.Event(), asyncio.Event()
-        lookback_s = 60.0  # reaches back before "before"
+
+        def follower(name: str, started: asyncio.Event, **since: float) -> asyncio.Task[None]:
+            return asyncio.create_task(
+                follow(
+                    kafka_settings,
+                    [topic],
+                    lambda r, e, o: collect(name, r, e, o),
+                    stopping,
+                    started,
+                    client_id=f"test-follow-{name}",
+                    label="test-follow",
+                    data_keys=None,
+                    **since,
+                )
+            )
+
         followers = [
-            asyncio.create_task(
-                follow(
-                    kafka_settings,
-                    [topic],
-                    lambda r, e, o: collect("end", r, e, o),
-                    stopping,
-                    from_end,
-                    client_id="test-follow-end",
-                    label="test-follow",
-                    data_keys=None,
-                )
-            ),
-            asyncio.create_task(
-                follow(
-                    kafka_settings,
-                    [topic],
-                    lambda r, e, o: collect("lookback", r, e, o),
-                    stopping,
-                    from_then,
-                    client_id="test-follow-lookback",
-                    label="test-follow",
-                    data_keys=None,
-                    lookback_s=lookback_s,
-                )
-            ),
+            follower("end", from_end),
+            follower("lookback", from_then, lookback_s=60.0),  # back before "before"
         ]
         await asyncio.wait_for(asyncio.gather(from_end.wait(), from_then.wait()), 30)
         # one without an envelope (unreadable), a tombstone (no value), then a good one
