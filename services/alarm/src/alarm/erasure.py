@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from alarm.adapters.store import ALARMS, BY_ID, DAYS, AlarmStore
 from alarm.handlers import DEVICE_STATE, GEOFENCES, RULES, AlarmProcessor, Definitions
 from trackstream.alarm.v1.geofence_pb2 import Geofence, Rule
 from trackstream.privacy.v1.erasure_pb2 import ErasureOrdered, StoreErased
@@ -33,7 +34,6 @@ from trackstream_kafka.erasure import cassandra_rows_erased, tombstone_keys
 from trackstream_kafka.table import CompactedTable
 
 PARTICIPANT = "alarm"
-ALARMS, DAYS, BY_ID = "alarms_by_device_day", "alarm_days_by_device", "alarm_by_id"
 
 M = TypeVar("M", Geofence, Rule)
 
@@ -50,6 +50,7 @@ class AlarmErasure:
         rules: CompactedTable[Rule],
     ) -> None:
         self._db = cassandra
+        self._alarms = AlarmStore(cassandra)
         self._publisher = publisher
         self._processor = processor
         self._definitions = definitions
@@ -61,7 +62,7 @@ class AlarmErasure:
         counts = dict.fromkeys((ALARMS, DAYS, BY_ID), 0)
         with_alarms: set[str] = set()
         for device_id in devices:
-            erased = await self._erase_alarms(device_id)
+            erased = await self._alarms.delete_device(device_id)
             for table, n in erased.items():
                 counts[table] += n
             if erased[DAYS]:
@@ -93,24 +94,6 @@ class AlarmErasure:
             physically_gone_by=now,
         )
         return [*stores, states, fences, rules, engine]
-
-    async def _erase_alarms(self, device_id: str) -> dict[str, int]:
-        run = self._db.execute
-        days = [
-            r.day for r in await run(f"SELECT day FROM {DAYS} WHERE device_id = ?", (device_id,))
-        ]
-        ids: list[str] = []
-        for day in days:
-            rows = await run(
-                f"SELECT alarm_id FROM {ALARMS} WHERE device_id = ? AND day = ?", (device_id, day)
-            )
-            ids += [r.alarm_id for r in rows]
-        for alarm_id in ids:
-            await run(f"DELETE FROM {BY_ID} WHERE alarm_id = ?", (alarm_id,))
-        for day in days:
-            await run(f"DELETE FROM {ALARMS} WHERE device_id = ? AND day = ?", (device_id, day))
-        await run(f"DELETE FROM {DAYS} WHERE device_id = ?", (device_id,))
-        return {ALARMS: len(days), DAYS: len(days), BY_ID: len(ids)}
 
     async def _definitions_erased(
         self,

@@ -166,6 +166,13 @@ class AlarmStore:
             await run(f"DELETE FROM {DAYS} WHERE device_id = ? AND day = ?", (device_id, day))
         return {ALARMS: len(days), DAYS: len(days), BY_ID: ids}
 
+    async def delete_device(self, device_id: str) -> dict[str, int]:
+        """Every alarm of the device (an erasure): :meth:`delete_older` than the end of time, in
+        the same order, then the day index's partition itself."""
+        deleted = await self.delete_older(device_id, datetime.max.replace(tzinfo=UTC))
+        await self._store.execute(f"DELETE FROM {DAYS} WHERE device_id = ?", (device_id,))
+        return deleted
+
     async def list(
         self,
         device_id: str,
