@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from google.protobuf.message import Message
 
 from trackstream.identity.v1.accounts_pb2 import AccountChanged, AccountRetention
@@ -18,7 +21,9 @@ from trackstream.privacy.v1.erasure_pb2 import (
     SubjectKind,
 )
 from trackstream_cassandra import CassandraSettings, CassandraStore, connect
+from trackstream_events import catalog
 from trackstream_kafka import admin
+from trackstream_kafka.compaction import append_roll_markers
 from trackstream_kafka.erasure import Erase, ErasureParticipant
 from trackstream_kafka.publisher import EventPublisher
 from trackstream_kafka.sealing import (
@@ -254,3 +259,58 @@ async def until(condition: Callable[[], bool], what: str, within: float = 30) ->
     while not condition():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+#: erasure bounds scaled from hours to seconds: what the broker then does within seconds is what
+#: the certificate's bound (``Topic.erasure_bound_ms``) promises within hours
+SCALED_COMPACTED = {
+    "segment.ms": "1000",
+    "max.compaction.lag.ms": "1000",
+    "min.compaction.lag.ms": "0",
+    "delete.retention.ms": "1000",
+}
+SCALED_DELETE = {"segment.ms": "1000", "retention.ms": "2000"}
+
+
+@contextlib.asynccontextmanager
+async def erasure_bounds_elapsing(
+    settings: KafkaSettings, topics: Sequence[catalog.Topic]
+) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """``topics`` (the platform's, on the real broker) with their segment, retention and
+    compaction timings scaled to seconds, as if their erasure bounds had elapsed: the broker's
+    own retention and cleaner then remove what the bounds promise they remove. Yields ``roll``,
+    which appends the privacy service's roll markers to every partition (a quiet partition
+    rolls its segment only when a record arrives). The catalog's configs are put back on exit.
+
+    Retention removes every subject's expired records of a delete-policy topic, not only the
+    erased one's: that is what the bound relies on. Compaction keeps every key's latest value."""
+    client = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await client.start()
+    publisher = EventPublisher.create(settings, source="/tests/erasure-bounds")
+    await publisher.start()
+    try:
+        scaled = [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                t.name,
+                {
+                    **t.configs(),
+                    **(
+                        SCALED_DELETE
+                        if t.cleanup_policy is catalog.CleanupPolicy.DELETE
+                        else SCALED_COMPACTED
+                    ),
+                },
+            )
+            for t in topics
+        ]
+        await client.alter_configs(scaled)
+
+        async def roll() -> int:
+            return await append_roll_markers(publisher, [t.name for t in topics])
+
+        yield roll
+    finally:
+        await publisher.stop()
+        await client.close()
+        await admin.ensure_topics(settings, tuple(topics))  # the catalog's configs again

@@ -13,19 +13,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.integration.helpers import SCALED_COMPACTED as SCALED_BOUND_COMPACTED
+from tests.integration.helpers import SCALED_DELETE as SCALED_BOUND_DELETE
 from tests.integration.helpers import read_all
 from trackstream_kafka import KafkaSettings
 from trackstream_kafka.compaction import ROLL_KEY, keep_compaction_moving
 from trackstream_kafka.publisher import EventPublisher
 
-SCALED_COMPACTED = {
-    "cleanup.policy": "compact",
-    "segment.ms": "1000",
-    "max.compaction.lag.ms": "1000",
-    "min.compaction.lag.ms": "0",
-    "delete.retention.ms": "1000",
-}
-SCALED_DELETE = {"cleanup.policy": "delete", "segment.ms": "1000", "retention.ms": "2000"}
+SCALED_COMPACTED = {"cleanup.policy": "compact", **SCALED_BOUND_COMPACTED}
+SCALED_DELETE = {"cleanup.policy": "delete", **SCALED_BOUND_DELETE}
 
 
 @pytest.fixture

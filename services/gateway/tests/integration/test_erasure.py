@@ -26,6 +26,7 @@ from privacy.domain.certificate import verify_certificate
 from services.gateway.tests.integration.conftest import IDENTIFIER_KEY, Stack, eventually, login
 from services.gateway.tests.integration.isolation_world import Party, Target, World, make_target
 from services.gateway.tests.integration.live_helpers import publish_positions
+from tests.integration.helpers import erasure_bounds_elapsing
 from trackstream.identity.v1 import accounts_pb2 as apb
 from trackstream.privacy.v1.erasure_pb2 import ErasureCertificate
 from trackstream_auth import parse_jwks
@@ -59,6 +60,10 @@ def closure(target: Target, party: Party) -> Subject:
         }
     )
 
+
+#: the scaled bounds (segments of 1 s, retention 2 s, the local broker's retention check every
+#: 10 s and its cleaner) elapse in well under this; scans of the emptied topics are quick
+BOUNDS_ELAPSED_S = 120.0
 
 #: ``ERASURE_SCAN=quick`` leaves out the two biggest topics and tables (every position and its
 #: address) for a run on a long-lived local stack, where they hold millions of records; the
@@ -329,3 +334,27 @@ async def test_an_account_erases_itself_and_within_60_s_nothing_answers_with_it(
     # the other account is still there, whole
     kept_left = await scan(closure(kept, other), stores=("cassandra", "s3"))
     assert {"cassandra", "s3"} <= set(by_store(kept_left.hits))
+
+    # then the bounds elapse (the broker's timings scaled from hours to seconds, the roll
+    # markers appended): retention and compaction remove the rest, and the scanner finds
+    # nothing of the subject in any topic either; compaction keeps the other account's records
+    platform_topics = [t for topic in catalog.TOPICS for t in (topic, topic.dlq)]
+    async with erasure_bounds_elapsing(KafkaSettings(), platform_topics) as roll:
+        remaining: list[Hit] = []
+
+        async def gone_from_kafka() -> bool:
+            await roll()
+            remaining[:] = (await scan(closure(erased, subject), stores=("kafka",))).hits
+            return not remaining
+
+        started = time.monotonic()
+        try:
+            await eventually(gone_from_kafka, within=BOUNDS_ELAPSED_S)
+        except AssertionError:
+            raise AssertionError([h.as_json() for h in remaining]) from None
+        print(f"nothing of the subject in Kafka {time.monotonic() - started:.1f} s into the bounds")
+        kept_in_kafka = await scan(closure(kept, other), stores=("kafka",))
+    policies = {t.name: t.cleanup_policy for t in platform_topics}
+    kept_topics = {str(dict(h.location)["topic"]) for h in kept_in_kafka.hits}
+    compacted = {n for n in kept_topics if policies.get(n) is catalog.CleanupPolicy.COMPACT}
+    assert "identity.device-registry.v1" in compacted, kept_topics
