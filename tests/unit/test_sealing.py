@@ -188,7 +188,7 @@ def _record(
     )  # fmt: skip
 
 
-def _consumer(keys: DataKeys) -> EventConsumer:
+def _consumer(keys: DataKeys | None) -> EventConsumer:
     return EventConsumer(
         settings=KafkaSettings(),
         group_id="test-sealing",
@@ -257,14 +257,7 @@ async def test_tail_opens_sealed_records_and_says_when_the_subject_was_erased() 
 
 def test_a_consumer_of_a_sealed_topic_without_data_keys_is_refused() -> None:
     with pytest.raises(ValueError, match="sealed"):
-        EventConsumer(
-            settings=KafkaSettings(),
-            group_id="test-sealing",
-            topics=[TOPIC],
-            handler=lambda _: asyncio.sleep(0),
-            registry=default_registry(),
-            dead_letters=FakePublisher(),  # type: ignore[arg-type]
-        )
+        _consumer(None)
 
 
 def test_every_sealed_event_gets_its_own_nonce_across_the_pools_blocks() -> None:
